@@ -1,0 +1,106 @@
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../core/log.js';
+import { ErrorCode, TinyqaError } from '../../core/errors.js';
+import { numberOption, parse } from '../args.js';
+import { formatVerdict, styleFor } from '../format.js';
+
+export const SIM_HELP = `Usage: tinyqa sim [options]
+
+Laptop mode: the whole system on this machine. A firmware emulator replays a sensor scenario into
+one end of a pseudo-terminal pair; the runtime reads the other end as its serial port, judges each
+window and publishes verdicts to an MQTT broker (an embedded one unless --broker is given).
+Verdicts stream on stdout; progress and a summary go to stderr.
+
+Options:
+  --scenario NAME   sensor scenario (default: pump — 3 channels at 100 Hz)
+  --speed X|max     replay speed: 1 = real time (default), 10 = ten times faster, max = as fast as
+                    the pipeline takes it
+  --duration S      seconds of scenario time to replay (default: 30, one fault cycle; 0 = until Ctrl-C)
+  --faults SPEC     injected faults: default (all), none, or a comma list of stuck,missing,spikes,range
+  --seed N          random seed of the scenario (default: 1)
+  --garbage P       chance (0..1) of garbage bytes on the serial line before each frame (default: 0)
+  --window N        samples per window (default: 100); verdicts every N samples per stream
+  --broker URL      publish to this broker instead of starting the embedded one
+  --json            print each verdict as one JSON object per line (the published payload)
+  --log LEVEL       ${LOG_LEVELS.join('|')} (default: info; warn with --json)
+  -h, --help        show this help
+
+Examples:
+  tinyqa sim                                   # 30 s of the pump scenario in real time
+  tinyqa sim --duration 10 --speed max --json  # 10 s of data as fast as possible, JSON lines
+  tinyqa sim --faults none --speed 20          # a clean run: every verdict should pass
+`;
+
+export async function simCommand(argv: string[]): Promise<number> {
+  const a = parse('sim', argv, {
+    scenario: { type: 'string' },
+    speed: { type: 'string' },
+    duration: { type: 'string' },
+    faults: { type: 'string' },
+    seed: { type: 'string' },
+    garbage: { type: 'string' },
+    window: { type: 'string' },
+    broker: { type: 'string' },
+    json: { type: 'boolean' },
+    log: { type: 'string' },
+  });
+  if (a.help) {
+    process.stdout.write(SIM_HELP);
+    return 0;
+  }
+  const speed = a.speed === 'max' ? Infinity : (numberOption('sim', 'speed', a.speed, 0.01, 1e6) ?? 1);
+  const duration = numberOption('sim', 'duration', a.duration, 0, 1e7) ?? 30;
+  const seed = numberOption('sim', 'seed', a.seed, 0, 2 ** 32 - 1) ?? 1;
+  const garbage = numberOption('sim', 'garbage', a.garbage, 0, 1) ?? 0;
+  const window = numberOption('sim', 'window', a.window, 8, 65_536);
+  const json = a.json === true;
+  const level = (a.log as string | undefined) ?? (json ? 'warn' : 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new TinyqaError(ErrorCode.UsageInvalid, `sim: --log must be one of ${LOG_LEVELS.join(', ')}; got "${level}"`);
+  }
+  const log = createLogger(level as LogLevel);
+
+  // The simulator is loaded only for this command: `tinyqa run` on a gateway never pays for it.
+  const { startSim } = await import('../../../sim/run-sim.js');
+  const { parseFaults } = await import('../../../sim/scenarios/scenario.js');
+  const faults = parseFaults(typeof a.faults === 'string' ? a.faults : 'default');
+  if (typeof faults === 'string') throw new TinyqaError(ErrorCode.UsageInvalid, `sim: --faults: ${faults}`);
+
+  const style = styleFor(process.stdout);
+  const sim = startSim({
+    scenario: typeof a.scenario === 'string' ? a.scenario : 'pump',
+    faults,
+    speed,
+    durationS: duration === 0 ? Infinity : duration,
+    seed,
+    garbageProbability: garbage,
+    ...(typeof a.broker === 'string' ? { broker: a.broker } : {}),
+    config: { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) },
+    log,
+    onVerdict: (v) => process.stdout.write((json ? JSON.stringify(v) : formatVerdict(v, style)) + '\n'),
+    onReady: ({ brokerUrl, serialPath, device, topicPrefix }) =>
+      log.info?.(
+        `replaying ${duration === 0 ? 'until Ctrl-C' : `${duration} s`} at ${speed === Infinity ? 'max' : speed + '×'} speed through ${serialPath}; ` +
+          `verdicts on ${brokerUrl} topic ${topicPrefix}/${device}/verdict/<stream>`,
+      ),
+  });
+  const onSignal = () => {
+    log.info?.('stopping…');
+    sim.stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const r = await sim.done;
+    const c = r.counters;
+    log.warn !== undefined &&
+      process.stderr.write(
+        `sim: ${r.verdicts} verdicts (${r.failed} fail) from ${r.emulator.samples} samples per channel; ` +
+          `frames ${c.frames}, discarded bytes ${c.discarded_bytes}, bad CRC ${c.bad_crc}; ` +
+          `broker acknowledged ${c.mqtt_acked}/${c.mqtt_accepted}${r.flushed ? '' : ' (NOT all acknowledged)'}\n`,
+      );
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * One error type for the whole project (STYLE §6). Every failure a user can see carries a stable
+ * numeric code, grouped in ranges per layer, printed in the message ("E1203"), plus what to do next.
+ * Tests assert on `code`, never on message text.
+ */
+
+export const ErrorCode = {
+  // 1xxx: configuration and command line
+  ConfigInvalid: 1001,
+  ConfigUnreadable: 1002,
+  UsageInvalid: 1003,
+  // 2xxx: transport (serial link, pseudo-terminal)
+  SerialNotFound: 2001,
+  SerialPermission: 2002,
+  SerialOpenFailed: 2003,
+  SerialClosed: 2004,
+  PtyUnavailable: 2005,
+  // 3xxx: framing and codec
+  FrameTooLarge: 3001,
+  FrameInvalid: 3002,
+  // 4xxx: QA engine
+  QaGraphInvalid: 4001,
+  // 5xxx: publishing (MQTT)
+  BrokerUnreachable: 5001,
+  BrokerRejected: 5002,
+  BrokerStartFailed: 5003,
+  PublishFailed: 5004,
+  // 6xxx: simulator and evaluation
+  ScenarioUnknown: 6001,
+  SimStalled: 6002,
+  // 9xxx: internal invariants (a bug in tinyqa)
+  Internal: 9001,
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface TinyqaErrorOptions {
+  /** What the user can do about it; printed after the message. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class TinyqaError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: TinyqaErrorOptions = {}) {
+    super(`E${code} ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TinyqaError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** One line for a terminal: code, message, and the hint if any. */
+  describe(): string {
+    return this.hint ? `${this.message} — ${this.hint}` : this.message;
+  }
+}
+
+export function isTinyqaError(e: unknown, code?: ErrorCode): e is TinyqaError {
+  return e instanceof TinyqaError && (code === undefined || e.code === code);
+}
+
+/** Message of anything thrown, without assuming it is an Error. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof TinyqaError) return e.describe();
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

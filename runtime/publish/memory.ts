@@ -1,0 +1,28 @@
+import type { Verdict } from '../qa/types.js';
+import { newPublisherCounters, type Publisher } from './publisher.js';
+
+/** Keeps verdicts in memory: the mock publisher for unit tests and offline scoring. */
+export class MemoryPublisher implements Publisher {
+  readonly counters = newPublisherCounters();
+  readonly verdicts: Verdict[] = [];
+  connected = false;
+
+  async start(): Promise<void> {
+    this.connected = true;
+    this.counters.connects++;
+  }
+
+  publishVerdict(v: Verdict): void {
+    this.counters.accepted++;
+    this.counters.acked++;
+    this.verdicts.push(structuredClone(v));
+  }
+
+  async flush(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.connected = false;
+  }
+}

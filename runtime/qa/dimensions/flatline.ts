@@ -1,0 +1,62 @@
+import type { ChildResult, Dimension, ParentName, Severity, WindowInput } from '../types.js';
+import { fmt } from './util.js';
+
+export interface FlatlineParams {
+  threshold: number;
+  /** Largest change still counted as "the same value", in the channel's unit (0: bit-exact). */
+  epsilon: number;
+  severity: Severity;
+}
+
+/**
+ * flatline — a stuck sensor repeats one value while the process it measures keeps moving.
+ *   run   = longest stretch of consecutive present values within ±epsilon of the stretch's first value
+ *   score = run / window length
+ * Missing values end a run. Real analogue sensors with noise never repeat bit-exactly for long; set
+ * `epsilon` to the ADC step for coarse, quantised sensors.
+ */
+export class Flatline implements Dimension {
+  readonly name = 'flatline';
+  readonly parent: ParentName = 'intrinsic';
+  constructor(private readonly p: FlatlineParams) {}
+
+  evaluate(w: WindowInput): ChildResult {
+    const v = w.values;
+    const eps = this.p.epsilon;
+    let best = 0;
+    let bestValue = NaN;
+    let run = 0;
+    let anchor = NaN;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if (Number.isNaN(x)) {
+        run = 0;
+        anchor = NaN;
+        continue;
+      }
+      if (run > 0 && Math.abs(x - anchor) <= eps) run++;
+      else {
+        run = 1;
+        anchor = x;
+      }
+      if (run > best) {
+        best = run;
+        bestValue = anchor;
+      }
+    }
+    // A single value is not a flat line.
+    const score = best <= 1 ? 0 : best / v.length;
+    const pass = score <= this.p.threshold;
+    return {
+      score,
+      threshold: this.p.threshold,
+      pass,
+      severity: this.p.severity,
+      parent: this.parent,
+      code: pass ? 'flatline.ok' : 'flatline.stuck',
+      reason: pass
+        ? `longest constant run ${best}/${v.length}`
+        : `stuck at ${fmt(bestValue)} ${w.channel.unit} for ${best}/${v.length} samples`.replace('  ', ' '),
+    };
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The composition root: the one place that builds the device pipeline and wires its parts
+ * (DESIGN §2). Everything that runs tinyqa — `tinyqa run` on a gateway, `tinyqa sim` on a laptop,
+ * the end-to-end tests — goes through `createRuntime`; parts touching the outside world can be
+ * replaced (mock transport, memory publisher, manual clock), nothing else is built elsewhere.
+ */
+
+import { systemClock, type Clock } from './core/clock.js';
+import { createLogger, type Logger } from './core/log.js';
+import type { TinyqaConfig } from './config/schema.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { MqttPublisher } from './publish/mqtt.js';
+import type { Publisher } from './publish/publisher.js';
+import type { Verdict } from './qa/types.js';
+import { SerialTransport } from './transport/serial.js';
+import type { Transport } from './transport/transport.js';
+import { VERSION } from './version.js';
+
+export interface RuntimeParts {
+  clock?: Clock;
+  log?: Logger;
+  transport?: Transport;
+  publisher?: Publisher;
+  /** Called with every verdict after it was handed to the publisher (e.g. to print it). */
+  onVerdict?: (v: Verdict) => void;
+}
+
+export interface Runtime {
+  readonly config: Readonly<TinyqaConfig>;
+  readonly pipeline: Pipeline;
+  readonly transport: Transport;
+  readonly publisher: Publisher;
+  /** Connects the publisher (in the background) and opens the transport; rejects if the first open fails. */
+  start(): Promise<void>;
+  /** Closes the transport, then flushes and closes the publisher. */
+  stop(): Promise<void>;
+  /** Every counter of every stage, flat, for health reports and summaries. */
+  counters(): Record<string, number>;
+}
+
+export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimeParts = {}): Runtime {
+  const clock = parts.clock ?? systemClock;
+  const log = parts.log ?? createLogger(config.log.level);
+  const transport =
+    parts.transport ??
+    new SerialTransport(
+      {
+        path: config.serial.path,
+        baudRate: config.serial.baud_rate,
+        reopenMinMs: config.serial.reopen_min_ms,
+        reopenMaxMs: config.serial.reopen_max_ms,
+      },
+      clock,
+      log.child('serial'),
+    );
+  const publisher =
+    parts.publisher ??
+    new MqttPublisher(
+      {
+        url: config.mqtt.url,
+        clientId: config.mqtt.client_id,
+        topicPrefix: config.mqtt.topic_prefix,
+        device: config.device,
+        qos: config.mqtt.qos,
+        keepaliveS: config.mqtt.keepalive_s,
+        reconnectMinMs: config.mqtt.reconnect_min_ms,
+        reconnectMaxMs: config.mqtt.reconnect_max_ms,
+        offlineQueueMax: config.mqtt.offline_queue_max,
+        version: VERSION,
+      },
+      clock,
+      log.child('mqtt'),
+    );
+  const onVerdict = parts.onVerdict;
+  const pipeline = new Pipeline(
+    { device: config.device, window: config.window, qa: config.qa, profileHash: null },
+    (v) => {
+      publisher.publishVerdict(v);
+      onVerdict?.(v);
+    },
+    log.child('pipeline'),
+  );
+  transport.onData((chunk) => pipeline.push(chunk));
+
+  return {
+    config,
+    pipeline,
+    transport,
+    publisher,
+    async start() {
+      await publisher.start();
+      try {
+        await transport.open();
+      } catch (e) {
+        await publisher.close();
+        throw e;
+      }
+    },
+    async stop() {
+      await transport.close();
+      await publisher.close();
+    },
+    counters() {
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(pipeline.counters)) out[k] = v;
+      for (const [k, v] of Object.entries(transport.counters)) out[`link_${k}`] = v;
+      for (const [k, v] of Object.entries(publisher.counters)) out[`mqtt_${k}`] = v;
+      return out;
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * The embedded MQTT broker for laptop mode: the only file importing `aedes`. Listens on 127.0.0.1,
+ * on a free port unless one is given.
+ */
+
+import { createServer, type AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import { ErrorCode, TinyqaError, errorMessage } from '../runtime/core/errors.js';
+
+export interface EmbeddedBroker {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedBroker(port = 0, host = '127.0.0.1'): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker();
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (e) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw new TinyqaError(ErrorCode.BrokerStartFailed, `cannot start the embedded MQTT broker on ${host}:${port}: ${errorMessage(e)}`, {
+      hint: 'pick another port, or use an external broker with --broker mqtt://host:port',
+      cause: e,
+    });
+  }
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    url: `mqtt://${host}:${bound}`,
+    port: bound,
+    close: async () => {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

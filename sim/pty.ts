@@ -1,0 +1,83 @@
+/**
+ * A pseudo-terminal pair for the simulator: the only file importing the pty binding.
+ *
+ * The runtime opens the pair's follower side by path with `serialport`, exactly as it opens a USB
+ * serial adapter; the emulator writes frames into the leader side. The follower is set to raw mode
+ * at once, so bytes written before the runtime opens it are not cooked (no echo, no CR/LF
+ * translation). We keep our own follower descriptor open, unread, so the leader does not see a
+ * hang-up while the runtime closes and reopens the port.
+ */
+
+import { closeSync, write } from 'node:fs';
+import { createRequire } from 'node:module';
+import tty from 'node:tty';
+import { ErrorCode, TinyqaError, errorMessage } from '../runtime/core/errors.js';
+import type { ByteSink } from './emulator.js';
+
+interface PtyBinding {
+  open(cols: number, rows: number): { master: number; slave: number; pty: string };
+}
+
+function loadBinding(): PtyBinding {
+  try {
+    const require = createRequire(import.meta.url);
+    const { requireBinary } = require('@lydell/node-pty/requireBinary.js') as { requireBinary(file: string): PtyBinding };
+    return requireBinary('pty.node');
+  } catch (e) {
+    throw new TinyqaError(ErrorCode.PtyUnavailable, `cannot create a pseudo-terminal: ${errorMessage(e).split('\n')[0]}`, {
+      hint: 'tinyqa sim needs the @lydell/node-pty binary for this platform (npm ci installs it; Linux and macOS on x64/arm64)',
+      cause: e,
+    });
+  }
+}
+
+export interface PtyPair extends ByteSink {
+  /** Path of the follower side, e.g. /dev/pts/3: what the runtime opens as its serial port. */
+  readonly path: string;
+  close(): void;
+}
+
+export function openPtyPair(): PtyPair {
+  const binding = loadBinding();
+  const { master, slave, pty } = binding.open(80, 24);
+  const follower = new tty.ReadStream(slave);
+  follower.setRawMode(true);
+  let closed = false;
+
+  // The leader descriptor is non-blocking: writes can be partial or fail with EAGAIN while the
+  // follower's input queue is full, so retry the rest after a short pause (that is the backpressure).
+  const writeAll = (bytes: Uint8Array): Promise<void> =>
+    new Promise((resolve, reject) => {
+      let off = 0;
+      const step = (): void => {
+        if (closed) return reject(new TinyqaError(ErrorCode.SerialClosed, `pseudo-terminal ${pty} is closed`));
+        write(master, bytes, off, bytes.length - off, null, (err, n) => {
+          if (err && (err as NodeJS.ErrnoException).code !== 'EAGAIN') return reject(err);
+          off += err ? 0 : n;
+          if (off >= bytes.length) resolve();
+          else setTimeout(step, err ? 2 : 0);
+        });
+      };
+      step();
+    });
+
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    path: pty,
+    write(bytes) {
+      const p = chain.then(() => writeAll(bytes));
+      chain = p.catch(() => undefined);
+      return p;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      follower.destroy();
+      try {
+        closeSync(master);
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

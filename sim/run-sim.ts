@@ -1,0 +1,154 @@
+/**
+ * `tinyqa sim`: the whole system on one machine. An embedded broker (unless an external one is
+ * given), a pseudo-terminal pair, the firmware emulator writing a scenario into one end, and the real
+ * runtime — built by the composition root — reading the other end as its serial port.
+ */
+
+import { systemClock, type Clock } from '../runtime/core/clock.js';
+import { ErrorCode, TinyqaError } from '../runtime/core/errors.js';
+import type { Logger } from '../runtime/core/log.js';
+import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
+import type { Verdict } from '../runtime/qa/types.js';
+import { createRuntime } from '../runtime/root.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { FirmwareEmulator, type EmulatorStats } from './emulator.js';
+import { openPtyPair } from './pty.js';
+import { getScenario } from './scenarios/index.js';
+import type { FaultKind } from './scenarios/scenario.js';
+
+export interface SimOptions {
+  scenario: string;
+  faults: ReadonlySet<FaultKind>;
+  /** 1 = real time; Infinity = as fast as the pipeline takes it. */
+  speed: number;
+  /** Seconds of scenario time; Infinity runs until `stop`. */
+  durationS: number;
+  seed: number;
+  /** External broker URL; undefined starts the embedded one. */
+  broker?: string;
+  /** Extra config (window, qa, log…) merged over the defaults. */
+  config?: Record<string, unknown>;
+  garbageProbability?: number;
+  log: Logger;
+  clock?: Clock;
+  onVerdict?: (v: Verdict) => void;
+  /** Called once everything is up, with the broker URL and the pseudo-terminal path. */
+  onReady?: (info: { brokerUrl: string; serialPath: string; device: string; topicPrefix: string }) => void;
+}
+
+export interface SimResult {
+  verdicts: number;
+  failed: number;
+  emulator: EmulatorStats;
+  counters: Record<string, number>;
+  /** Fault episodes as absolute device-time spans, for checking verdicts against the truth. */
+  episodes: ReturnType<FirmwareEmulator['episodeSpans']>;
+  brokerUrl: string;
+  /** True when every verdict was acknowledged by the broker before exit. */
+  flushed: boolean;
+}
+
+export interface SimHandle {
+  done: Promise<SimResult>;
+  /** Ends the replay early (Ctrl-C); `done` still resolves with what was processed. */
+  stop(): void;
+}
+
+export function startSim(o: SimOptions): SimHandle {
+  let emulator: FirmwareEmulator | undefined;
+  let stopRequested = false;
+  const done = runSim(o, (e) => {
+    emulator = e;
+    if (stopRequested) e.stop();
+  });
+  return {
+    done,
+    stop() {
+      stopRequested = true;
+      emulator?.stop();
+    },
+  };
+}
+
+async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Promise<SimResult> {
+  const clock = o.clock ?? systemClock;
+  const scenario = getScenario(o.scenario);
+  const log = o.log;
+  let broker: EmbeddedBroker | undefined;
+  const pty = openPtyPair();
+  try {
+    let brokerUrl = o.broker;
+    if (!brokerUrl) {
+      broker = await startEmbeddedBroker();
+      brokerUrl = broker.url;
+      log.info?.(`embedded MQTT broker listening on ${brokerUrl}`);
+    }
+    const config: Readonly<TinyqaConfig> = validateConfig(
+      {
+        ...o.config,
+        device: scenario.hello.device,
+        serial: { ...((o.config?.serial as object) ?? {}), path: pty.path },
+        mqtt: { ...((o.config?.mqtt as object) ?? {}), url: brokerUrl },
+      },
+      'simulator config',
+    );
+    let verdicts = 0;
+    let failed = 0;
+    const runtime = createRuntime(config, {
+      clock,
+      log,
+      onVerdict: (v) => {
+        verdicts++;
+        if (Object.values(v.parents).includes('fail')) failed++;
+        o.onVerdict?.(v);
+      },
+    });
+    await runtime.start();
+    // Give a reachable broker a moment so the first verdicts go straight out; an unreachable one is
+    // retried in the background and verdicts queue meanwhile.
+    const t0 = clock.monotonic();
+    while (!runtime.publisher.connected && clock.monotonic() - t0 < 2_000) await new Promise((r) => setTimeout(r, 10));
+    o.onReady?.({ brokerUrl, serialPath: pty.path, device: config.device, topicPrefix: config.mqtt.topic_prefix });
+
+    const emulator = new FirmwareEmulator(
+      {
+        scenario,
+        faults: o.faults,
+        seed: o.seed,
+        speed: o.speed,
+        durationS: o.durationS,
+        batch: 10,
+        ...(o.garbageProbability ? { garbageProbability: o.garbageProbability, maxGarbage: 64 } : {}),
+      },
+      pty,
+      clock,
+    );
+    expose(emulator);
+    const stats = await emulator.run();
+
+    // Wait until the runtime has read everything the emulator wrote.
+    const waitStart = clock.monotonic();
+    let lastIn = -1;
+    let lastChange = waitStart;
+    while (runtime.transport.counters.bytes_in < stats.bytes) {
+      const now = clock.monotonic();
+      if (runtime.transport.counters.bytes_in !== lastIn) {
+        lastIn = runtime.transport.counters.bytes_in;
+        lastChange = now;
+      } else if (now - lastChange > 5_000) {
+        throw new TinyqaError(ErrorCode.SimStalled, `the runtime stopped reading: ${lastIn} of ${stats.bytes} bytes arrived`, {
+          hint: 'rerun with --log debug to see the serial link',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const flushed = await runtime.publisher.flush(runtime.publisher.connected ? 15_000 : 0);
+    if (!flushed) log.warn?.(`${runtime.publisher.counters.queued + runtime.publisher.counters.inflight} verdicts were not acknowledged by the broker before exit`);
+    const counters = runtime.counters();
+    await runtime.stop();
+    return { verdicts, failed, emulator: stats, counters, episodes: emulator.episodeSpans(stats.samples / scenario.rateHz), brokerUrl, flushed };
+  } finally {
+    pty.close();
+    await broker?.close();
+  }
+}

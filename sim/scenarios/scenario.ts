@@ -1,0 +1,45 @@
+/** What a simulated sensor scenario provides to the firmware emulator and to evaluations. */
+
+import type { Hello } from '../../runtime/framing/messages.js';
+
+export const FAULT_KINDS = ['stuck', 'missing', 'spikes', 'range'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** A fault injected into one channel over [startS, endS) of every cycle, and the child that must catch it. */
+export interface Episode {
+  fault: FaultKind;
+  channel: string;
+  startS: number;
+  endS: number;
+  expectedChild: string;
+}
+
+/** Produces the scenario's samples one at a time (all channels at once), deterministic from its seed. */
+export interface SampleSource {
+  /** Writes the next sample's channel values into `out` (NaN = missing). */
+  next(out: Float64Array): void;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  hello: Hello;
+  rateHz: number;
+  /** Episodes repeat every `cycleS` seconds. */
+  cycleS: number;
+  episodes: readonly Episode[];
+  createSource(seed: number, faults: ReadonlySet<FaultKind>): SampleSource;
+}
+
+/** Parses --faults: "default"/"all" (every kind), "none", or a comma list of kinds. */
+export function parseFaults(spec: string): Set<FaultKind> | string {
+  const s = spec.trim().toLowerCase();
+  if (s === 'default' || s === 'all') return new Set(FAULT_KINDS);
+  if (s === 'none' || s === '') return new Set();
+  const out = new Set<FaultKind>();
+  for (const part of s.split(',').map((p) => p.trim())) {
+    if (!(FAULT_KINDS as readonly string[]).includes(part)) return `unknown fault "${part}"; use default, none, or a comma list of ${FAULT_KINDS.join(', ')}`;
+    out.add(part as FaultKind);
+  }
+  return out;
+}
