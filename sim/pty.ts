@@ -18,8 +18,10 @@ interface PtyBinding {
   open(cols: number, rows: number): { master: number; slave: number; pty: string };
 }
 
-function loadBinding(): PtyBinding {
+async function loadBinding(): Promise<PtyBinding> {
   try {
+    // In the single-file bundle the binary sits beside it (see esbuild.config.mjs).
+    if (process.env.TINYQA_BUNDLE === '1') return (await import('tinyqa:pty-binding')).default() as PtyBinding;
     const require = createRequire(import.meta.url);
     const { requireBinary } = require('@lydell/node-pty/requireBinary.js') as { requireBinary(file: string): PtyBinding };
     return requireBinary('pty.node');
@@ -37,8 +39,8 @@ export interface PtyPair extends ByteSink {
   close(): void;
 }
 
-export function openPtyPair(): PtyPair {
-  const binding = loadBinding();
+export async function openPtyPair(): Promise<PtyPair> {
+  const binding = await loadBinding();
   const { master, slave, pty } = binding.open(80, 24);
   const follower = new tty.ReadStream(slave);
   follower.setRawMode(true);

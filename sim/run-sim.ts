@@ -75,7 +75,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
   const scenario = getScenario(o.scenario);
   const log = o.log;
   let broker: EmbeddedBroker | undefined;
-  const pty = openPtyPair();
+  const pty = await openPtyPair();
   try {
     let brokerUrl = o.broker;
     if (!brokerUrl) {
@@ -86,7 +86,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     const config: Readonly<TinyqaConfig> = validateConfig(
       {
         ...o.config,
-        device: scenario.hello.device,
+        device: (o.config?.device as string | undefined) ?? scenario.hello.device,
         serial: { ...((o.config?.serial as object) ?? {}), path: pty.path },
         mqtt: { ...((o.config?.mqtt as object) ?? {}), url: brokerUrl },
       },

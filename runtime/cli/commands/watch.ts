@@ -41,7 +41,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const count = numberOption('watch', 'count', a.count, 1, 1e12);
   const duration = numberOption('watch', 'duration', a.duration, 0.1, 1e9);
   const json = a.json === true;
-  const log = createLogger(json ? 'warn' : 'info');
+  // Logs go to stderr, so --json output on stdout stays one verdict per line.
+  const log = createLogger('info');
   const style = styleFor(process.stdout);
   let seen = 0;
 

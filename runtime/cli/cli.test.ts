@@ -1,0 +1,185 @@
+/** The command line as users drive it: real processes, real pseudo-terminals, real brokers. */
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPtyPair } from '../../sim/pty.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../sim/broker.js';
+import { collect } from '../../sim/testing/collector.js';
+import { runCli, startCli } from '../../sim/testing/cli.js';
+import { testBrokers, uniqueDevice } from '../../sim/testing/brokers.js';
+import { ErrorCode } from '../core/errors.js';
+import { VERSION } from '../version.js';
+import pkg from '../../package.json' with { type: 'json' };
+
+const dir = mkdtempSync(join(tmpdir(), 'tinyqa-cli-'));
+function configFile(name: string, body: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
+  return p;
+}
+
+describe('tinyqa command line', () => {
+  it('prints help for itself and every command, and its version', async () => {
+    for (const args of [['--help'], ['sim', '--help'], ['run', '--help'], ['watch', '--help']]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: tinyqa/);
+    }
+    const v = await runCli(['--version']);
+    expect(v.stdout.trim()).toBe(VERSION);
+    expect(VERSION).toBe(pkg.version);
+  });
+
+  it('refuses an unknown command or option with a one-line reason and exit code 2', async () => {
+    const a = await runCli(['simulate']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/unknown command "simulate"/);
+    const b = await runCli(['sim', '--sped', 'max']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--sped/);
+    const c = await runCli(['sim', '--speed', 'fast']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/--speed must be a number/);
+  });
+
+  it('sim --duration 10 --speed max --json prints one published verdict object per line and exits 0', async () => {
+    const r = await runCli(['sim', '--duration', '10', '--speed', 'max', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(30);
+    const verdicts = lines.map((l) => JSON.parse(l));
+    for (const v of verdicts) {
+      for (const key of ['device', 'stream', 'seq', 't0', 't1', 'parents', 'children']) expect(v).toHaveProperty(key);
+      expect(['pass', 'fail']).toContain(v.parents.intrinsic);
+      for (const c of Object.values(v.children) as Record<string, unknown>[]) {
+        for (const key of ['score', 'threshold', 'pass', 'reason']) expect(c).toHaveProperty(key);
+      }
+    }
+    expect(verdicts.map((v) => v.seq)).toEqual(verdicts.map((_, i) => i + 1));
+    // 6–9.5 s of the cycle: the pressure transmitter is stuck.
+    expect(verdicts.some((v) => v.stream === 'pressure' && v.failed.includes('flatline'))).toBe(true);
+    expect(r.stderr).toMatch(/broker acknowledged 30\/30/);
+  });
+
+  it('sim shows readable verdict lines naming the failing child and why', async () => {
+    const r = await runCli(['sim', '--duration', '16', '--speed', 'max']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/pump-01 pressure +#\d+ +intrinsic FAIL  flatline: stuck at [\d.]+ bar for 100\/100 samples/);
+    expect(r.stdout).toMatch(/pump-01 flow +#\d+ +intrinsic FAIL  completeness: 100\/100 values missing/);
+    expect(r.stdout).toMatch(/pump-01 motor_temp +#\d+ +intrinsic pass/);
+    expect(r.stderr).toMatch(/embedded MQTT broker listening on mqtt:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('run refuses a config with a wrong key, type or range, naming the key and the allowed values', async () => {
+    const bad = configFile('bad.json', { device: 'gw', serial: { path: '/dev/null', baud_rate: 'fast' }, windw: { size: 3 }, window: { size: 3 }, log: { level: 'loud' } });
+    const r = await runCli(['run', '--config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`E${ErrorCode.ConfigInvalid}`);
+    expect(r.stderr).toMatch(/serial\.baud_rate: must be an integer in \[1200, 4000000\] baud; got "fast"/);
+    expect(r.stderr).toMatch(/windw: is not a known key \(did you mean "window"\?\)/);
+    expect(r.stderr).toMatch(/window\.size: must be an integer in \[8, 65536\]/);
+    expect(r.stderr).toMatch(/log\.level: must be one of "silent", "error", "warn", "info", "debug", "trace"/);
+    const notJson = await runCli(['run', '--config', configFile('broken.json', '{ "device": ')]);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/is not valid JSON/);
+    const missing = await runCli(['run', '--config', join(dir, 'nope.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read config file .*nope\.json/);
+  });
+
+  it('run names the serial path when the port does not exist', async () => {
+    const cfg = configFile('noport.json', { device: 'gw-1', serial: { path: '/dev/ttyTINYQA_MISSING' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, log: { level: 'error' } });
+    const r = await runCli(['run', '--config', cfg], { timeoutMs: 20_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`E${ErrorCode.SerialNotFound} serial port /dev/ttyTINYQA_MISSING does not exist — check the cable and the path`));
+  });
+});
+
+describe('gateway mode and watch against a broker', () => {
+  let broker: EmbeddedBroker;
+  beforeAll(async () => {
+    broker = await startEmbeddedBroker();
+  });
+  afterAll(async () => {
+    await broker.close();
+  });
+
+  it('run retries a broker that is down at start, says so, and delivers once it is up', async () => {
+    const pty = await openPtyPair();
+    // A port that nothing listens on yet; the broker starts there later.
+    const later = await startEmbeddedBroker();
+    const port = later.port;
+    await later.close();
+    const device = uniqueDevice('gw');
+    const cfg = configFile('down.json', {
+      device,
+      serial: { path: pty.path },
+      mqtt: { url: `mqtt://127.0.0.1:${port}`, reconnect_min_ms: 100, reconnect_max_ms: 400 },
+      window: { size: 10, hop: 10 },
+    });
+    const run = startCli(['run', '--config', cfg, '--json']);
+    try {
+      await run.waitForOutput(/broker unreachable: mqtt:\/\/127\.0\.0\.1:\d+; retry 2 in/);
+      const { encodeHello, encodeSamples } = await import('../framing/messages.js');
+      const buf = new Uint8Array(8192);
+      await pty.write(buf.slice(0, encodeHello(buf, 0, { fw: 't', device, rate_hz: 100, channels: [{ name: 'level', unit: 'm', min: 0, max: 10 }] })));
+      const values = Array.from({ length: 20 }, (_, i) => 5 + 0.1 * Math.sin(i) + 0.01 * i);
+      await pty.write(buf.slice(0, encodeSamples(buf, 0, 0, Date.now(), 10_000, 1, 20, values)));
+      await run.waitForOutput(/"seq":2/);
+      const up = await startEmbeddedBroker(port);
+      try {
+        const seen = await collect(up.url, 'tinyqa/v1', device);
+        await run.waitForOutput(/connected to broker .* after \d+ retr/);
+        // Verdicts produced while the broker was down were queued, then delivered; the retained
+        // birth message is there for a late subscriber.
+        await seen.waitFor(() => seen.verdicts.length >= 2 && seen.status.some((s) => s.state === 'online'));
+        expect(seen.verdicts.map((v) => v.seq)).toEqual([1, 2]);
+        await seen.sub.close();
+      } finally {
+        run.child.kill('SIGTERM');
+        const r = await run.done;
+        expect(r.code).toBe(0);
+        await up.close();
+      }
+    } finally {
+      run.child.kill('SIGKILL');
+      pty.close();
+    }
+  });
+
+  it('watch shows the verdicts a sim publishes to the same broker', async () => {
+    const watch = startCli(['watch', '--broker', broker.url, '--json', '--count', '6']);
+    await watch.waitForOutput(/subscribed to mqtt:\/\/127\.0\.0\.1:\d+/);
+    const sim = await runCli(['sim', '--duration', '2', '--speed', 'max', '--broker', broker.url]);
+    expect(sim.code, sim.stderr).toBe(0);
+    const r = await watch.done;
+    expect(r.code, r.stderr).toBe(0);
+    const verdicts = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(verdicts).toHaveLength(6);
+    expect(new Set(verdicts.map((v) => v.stream))).toEqual(new Set(['pressure', 'flow', 'motor_temp']));
+  });
+});
+
+describe.each(testBrokers())('last will on the $name', (factory) => {
+  it('a runtime that dies without saying goodbye is announced offline by the broker', async () => {
+    const b = await factory.start();
+    const device = uniqueDevice('will');
+    const seen = await collect(b.url, 'tinyqa/v1', device);
+    const pty = await openPtyPair();
+    const cfg = configFile(`will-${device}.json`, { device, serial: { path: pty.path }, mqtt: { url: b.url, keepalive_s: 5 } });
+    const run = startCli(['run', '--config', cfg]);
+    try {
+      await seen.waitFor(() => seen.status.some((s) => s.state === 'online'));
+      run.child.kill('SIGKILL');
+      await run.done;
+      await seen.waitFor(() => seen.status.at(-1)?.state === 'offline', 15_000);
+    } finally {
+      run.child.kill('SIGKILL');
+      pty.close();
+      await seen.sub.close();
+      await b.close();
+    }
+  });
+});
