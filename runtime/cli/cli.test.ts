@@ -1,5 +1,6 @@
 /** The command line as users drive it: real processes, real pseudo-terminals, real brokers. */
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../../sim/pty.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../sim/broker.js';
 import { collect } from '../../sim/testing/collector.js';
-import { runCli, startCli } from '../../sim/testing/cli.js';
+import { REPO, runCli, startCli } from '../../sim/testing/cli.js';
 import { testBrokers, uniqueDevice } from '../../sim/testing/brokers.js';
 import { ErrorCode } from '../core/errors.js';
 import { VERSION } from '../version.js';
@@ -30,6 +31,27 @@ describe('tinyqa command line', () => {
     const v = await runCli(['--version']);
     expect(v.stdout.trim()).toBe(VERSION);
     expect(VERSION).toBe(pkg.version);
+  });
+
+  it('npm start streams readable verdicts from the simulated pump within a few seconds', async () => {
+    const child = spawn('npm', ['start', '--silent'], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const t0 = Date.now();
+    try {
+      while (!/pump-01 motor_temp +#3 +intrinsic (pass|FAIL)/.test(out)) {
+        if (Date.now() - t0 > 15_000 || child.exitCode !== null) throw new Error(`no verdict from npm start:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(out).toMatch(/pump-01 pressure +#1 +intrinsic pass/);
+    } finally {
+      process.kill(-child.pid!, 'SIGINT');
+    }
+    await new Promise((resolve) => child.on('close', resolve));
+    // Ctrl-C (SIGINT to the foreground process group) stops the replay cleanly: tinyqa still
+    // flushes and prints its summary (npm itself then reports the signal).
+    expect(out).toMatch(/sim: \d+ verdicts \(\d+ fail\)/);
   });
 
   it('refuses an unknown command or option with a one-line reason and exit code 2', async () => {

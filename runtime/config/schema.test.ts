@@ -148,3 +148,30 @@ describe('describeConfig', () => {
     expect(lines.find((l) => l.trim().startsWith('device'))).toContain('required');
   });
 });
+
+describe('validateConfig edge cases', () => {
+  it('keeps the default client id within 64 characters for the longest device id', () => {
+    const device = 'd'.repeat(64);
+    const c = validateConfig({ device, serial: { path: '/dev/null' } });
+    expect(c.mqtt.client_id.length).toBeLessThanOrEqual(64);
+    expect(c.mqtt.client_id.startsWith('tinyqa-')).toBe(true);
+  });
+
+  it('accepts a one-character topic prefix and refuses wildcards or a trailing slash', () => {
+    expect(validateConfig({ ...MINIMAL, mqtt: { topic_prefix: 'x' } }).mqtt.topic_prefix).toBe('x');
+    for (const bad of ['a/#', 'a/+/b', 'tinyqa/', '']) {
+      expect(() => validateConfig({ ...MINIMAL, mqtt: { topic_prefix: bad } }), bad).toThrow(/mqtt\.topic_prefix/);
+    }
+  });
+
+  it('reports a cross-key problem together with unrelated ones', () => {
+    try {
+      validateConfig({ ...MINIMAL, window: { size: 10, hop: 20 }, log: { level: 'loud' } });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as TinyqaError).code).toBe(ErrorCode.ConfigInvalid);
+      expect((e as Error).message).toMatch(/window\.hop: must be ≤ window\.size \(10\); got 20/);
+      expect((e as Error).message).toMatch(/log\.level/);
+    }
+  });
+});

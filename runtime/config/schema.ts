@@ -6,7 +6,7 @@
 
 import { ErrorCode, TinyqaError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/log.js';
-import type { Severity } from '../qa/types.js';
+import type { QaConfig } from '../qa/types.js';
 import { deepFreeze, type FieldSpec, type Problem, validateValue } from './spec.js';
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -50,8 +50,8 @@ export const CONFIG_SPEC: FieldSpec = {
       why: 'the broker verdicts are published to',
       fields: {
         url: { kind: 'string', pattern: /^(mqtts?|wss?|tcp|ssl):\/\/\S+$/, patternHint: 'mqtt://host:port', default: 'mqtt://127.0.0.1:1883', why: 'a broker on the gateway itself is the common set-up' },
-        topic_prefix: { kind: 'string', pattern: /^[^#+\s]+[^/#+\s]$/, patternHint: 'no wildcards, no trailing "/"', default: 'tinyqa/v1', why: 'the versioned topic root of DESIGN §6' },
-        client_id: { kind: 'string', pattern: /^[A-Za-z0-9_.-]{1,64}$/, patternHint: 'letters, digits, "_", "." or "-"', default: '', why: 'empty: tinyqa-<device>, stable across restarts (a random id breaks persistent sessions)' },
+        topic_prefix: { kind: 'string', pattern: /^[^#+\s]*[^/#+\s]$/, patternHint: 'no wildcards, no trailing "/"', default: 'tinyqa/v1', why: 'the versioned topic root of DESIGN §6' },
+        client_id: { kind: 'string', pattern: /^[A-Za-z0-9_.-]{0,64}$/, patternHint: 'letters, digits, "_", "." or "-", at most 64 characters', default: '', why: 'empty: tinyqa-<device>, stable across restarts (a random id breaks persistent sessions)' },
         qos: { kind: 'int', min: 0, max: 1, default: 1, why: 'QoS 1: the broker acknowledges every verdict' },
         keepalive_s: { kind: 'int', min: 5, max: 3600, default: 30, unit: 's', why: 'detect a dead link within a minute' },
         reconnect_min_ms: { kind: 'int', min: 50, max: 60_000, default: 500, unit: 'ms', why: 'first retry soon after a broker restart' },
@@ -93,18 +93,7 @@ export const CONFIG_SPEC: FieldSpec = {
   },
 };
 
-export interface ChildConfig {
-  enabled: boolean;
-  severity: Severity;
-  threshold: number;
-}
-
-export interface QaConfig {
-  completeness: ChildConfig;
-  validity: ChildConfig;
-  flatline: ChildConfig & { epsilon: number };
-  spike: ChildConfig & { k: number };
-}
+export type { ChildConfig, QaConfig } from '../qa/types.js';
 
 export interface TinyqaConfig {
   device: string;
@@ -128,10 +117,16 @@ export interface TinyqaConfig {
 export function validateConfig(input: unknown, source = 'config'): Readonly<TinyqaConfig> {
   const problems: Problem[] = [];
   const out = validateValue(CONFIG_SPEC, input, '', problems) as TinyqaConfig;
-  if (problems.length === 0) {
-    if (out.window.hop > out.window.size) problems.push({ key: 'window.hop', message: `must be ≤ window.size (${out.window.size}); got ${out.window.hop}` });
-    if (out.serial.reopen_min_ms > out.serial.reopen_max_ms) problems.push({ key: 'serial.reopen_min_ms', message: 'must be ≤ serial.reopen_max_ms' });
-    if (out.mqtt.reconnect_min_ms > out.mqtt.reconnect_max_ms) problems.push({ key: 'mqtt.reconnect_min_ms', message: 'must be ≤ mqtt.reconnect_max_ms' });
+  // Cross-key rules, checked whenever both keys are individually valid, so every problem shows at once.
+  const ok = (...keys: string[]) => !problems.some((p) => keys.includes(p.key));
+  if (ok('window.hop', 'window.size') && out.window.hop > out.window.size) {
+    problems.push({ key: 'window.hop', message: `must be ≤ window.size (${out.window.size}); got ${out.window.hop}` });
+  }
+  if (ok('serial.reopen_min_ms', 'serial.reopen_max_ms') && out.serial.reopen_min_ms > out.serial.reopen_max_ms) {
+    problems.push({ key: 'serial.reopen_min_ms', message: `must be ≤ serial.reopen_max_ms (${out.serial.reopen_max_ms}); got ${out.serial.reopen_min_ms}` });
+  }
+  if (ok('mqtt.reconnect_min_ms', 'mqtt.reconnect_max_ms') && out.mqtt.reconnect_min_ms > out.mqtt.reconnect_max_ms) {
+    problems.push({ key: 'mqtt.reconnect_min_ms', message: `must be ≤ mqtt.reconnect_max_ms (${out.mqtt.reconnect_max_ms}); got ${out.mqtt.reconnect_min_ms}` });
   }
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.key}: ${p.message}`).join('\n');
@@ -139,7 +134,8 @@ export function validateConfig(input: unknown, source = 'config'): Readonly<Tiny
       hint: 'fix the keys above; `tinyqa run --help` lists every key with its default',
     });
   }
-  if (out.mqtt.client_id === '') out.mqtt.client_id = `tinyqa-${out.device}`;
+  // MQTT 3.1.1 servers must accept ids of up to 23 bytes and may refuse longer; we keep within 64.
+  if (out.mqtt.client_id === '') out.mqtt.client_id = `tinyqa-${out.device}`.slice(0, 64);
   return deepFreeze(out);
 }
 

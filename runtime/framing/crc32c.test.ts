@@ -44,7 +44,7 @@ describe('crc32c', () => {
     const base = crc32c(data);
     for (let i = 0; i < data.length * 8; i++) {
       const flipped = data.slice();
-      flipped[i >> 3] ^= 1 << (i & 7);
+      flipped[i >> 3]! ^= 1 << (i & 7);
       expect(crc32c(flipped)).not.toBe(base);
     }
   });

@@ -7,7 +7,7 @@
 import type { Logger } from '../core/log.js';
 import { FrameDecoder, MessageType, type DiscardKind } from '../framing/provisional.js';
 import { emptyBatch, parseHello, parseSamples, type Hello } from '../framing/messages.js';
-import type { QaConfig } from '../config/schema.js';
+import type { QaConfig } from '../qa/types.js';
 import { WindowRing } from '../core/window.js';
 import { StreamJudge } from '../qa/graph.js';
 import type { Verdict } from '../qa/types.js';

@@ -4,12 +4,11 @@
  * decision); warning and info children are reported but do not fail their parent.
  */
 
-import type { QaConfig } from '../config/schema.js';
 import { Completeness } from './dimensions/completeness.js';
 import { Flatline } from './dimensions/flatline.js';
 import { Spike } from './dimensions/spike.js';
 import { Validity } from './dimensions/validity.js';
-import type { ChildResult, Dimension, Outcome, ParentName, WindowInput } from './types.js';
+import type { ChildResult, Dimension, Outcome, ParentName, QaConfig, WindowInput } from './types.js';
 
 export const KNOWN_CHILDREN = ['completeness', 'validity', 'flatline', 'spike'] as const;
 export type ChildName = (typeof KNOWN_CHILDREN)[number];
@@ -41,6 +40,13 @@ export class StreamJudge {
 
   constructor(qa: QaConfig) {
     this.children = KNOWN_CHILDREN.filter((name) => qa[name].enabled).map((name) => createChild(name, qa));
+  }
+
+  /** A judge over given dimension instances (model-backed children and test doubles plug in here). */
+  static of(dimensions: Dimension[]): StreamJudge {
+    const j = Object.create(StreamJudge.prototype) as StreamJudge;
+    (j as unknown as { children: Dimension[] }).children = dimensions;
+    return j;
   }
 
   get childNames(): string[] {

@@ -61,3 +61,17 @@ export interface Verdict {
   /** Model name@version#hash in force, or null when no model-backed dimension is active. */
   model: string | null;
 }
+
+/** Parameters of one child, as the config declares them (runtime/config/schema.ts validates them). */
+export interface ChildConfig {
+  enabled: boolean;
+  severity: Severity;
+  threshold: number;
+}
+
+export interface QaConfig {
+  completeness: ChildConfig;
+  validity: ChildConfig;
+  flatline: ChildConfig & { epsilon: number };
+  spike: ChildConfig & { k: number };
+}

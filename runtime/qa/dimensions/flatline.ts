@@ -10,7 +10,9 @@ export interface FlatlineParams {
 
 /**
  * flatline — a stuck sensor repeats one value while the process it measures keeps moving.
- *   run   = longest stretch of consecutive present values within ±epsilon of the stretch's first value
+ *   run   = longest stretch of consecutive present values within ±epsilon of the stretch's first value,
+ *           stretches taken greedily left to right (a new stretch starts at the value that ended
+ *           the previous one), so it is exact for epsilon = 0 and a lower bound otherwise
  *   score = run / window length
  * Missing values end a run. Real analogue sensors with noise never repeat bit-exactly for long; set
  * `epsilon` to the ADC step for coarse, quantised sensors.

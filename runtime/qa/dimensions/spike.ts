@@ -23,7 +23,8 @@ const REF_ALPHA = 0.1;
  *              EWMA over past passing windows, so a half-stuck window with MAD ≈ 0 does not make
  *              ordinary noise look huge; σ_min = 1e-6 of the physical range keeps it finite)
  *   z_max    = max_i r_i / σ,     score = z_max / (z_max + k)   (0.5 exactly at z_max = k)
- * The first and last sample of a window have one side only and are not judged.
+ * The first and last sample of a window have one side only and are not judged. Missing and
+ * non-finite values (±Infinity: `validity` reports those) are left out of every term.
  */
 export class Spike implements Dimension {
   readonly name = 'spike';
@@ -39,7 +40,7 @@ export class Spike implements Dimension {
     let c = 0;
     for (let j = Math.max(0, from); j <= Math.min(v.length - 1, to); j++) {
       const y = v[j]!;
-      if (!Number.isNaN(y)) this.side[c++] = y;
+      if (Number.isFinite(y)) this.side[c++] = y;
     }
     return c === 0 ? NaN : smallMedian(this.side, c);
   }
@@ -52,9 +53,10 @@ export class Spike implements Dimension {
     let m = 0;
     for (let i = 1; i < n; i++) {
       const d = v[i]! - v[i - 1]!;
-      if (!Number.isNaN(d)) this.diffs[m++] = d;
+      if (Number.isFinite(d)) this.diffs[m++] = d;
     }
-    const sMin = 1e-6 * (w.channel.max - w.channel.min);
+    const range = w.channel.max - w.channel.min;
+    const sMin = Number.isFinite(range) ? 1e-6 * range : Number.MIN_VALUE;
     let s = sMin;
     if (m >= 5) {
       const med = medianInPlace(this.diffs, m);
@@ -69,7 +71,7 @@ export class Spike implements Dimension {
     let worst = NaN;
     for (let i = 1; i < n - 1; i++) {
       const x = v[i]!;
-      if (Number.isNaN(x)) continue;
+      if (!Number.isFinite(x)) continue;
       const L = this.sideMedian(v, i - 3, i - 1);
       const R = this.sideMedian(v, i + 1, i + 3);
       if (Number.isNaN(L) || Number.isNaN(R)) continue;
@@ -83,7 +85,8 @@ export class Spike implements Dimension {
         worst = x;
       }
     }
-    const score = zMax / (zMax + this.p.k);
+    // Overflowing differences (|x| near 1e308) make z infinite: that is the worst score, not NaN.
+    const score = Number.isFinite(zMax) ? zMax / (zMax + this.p.k) : 1;
     const pass = score <= this.p.threshold;
     if (pass && m >= 5 && windowScale > sMin) {
       this.refScale = Number.isNaN(this.refScale) ? windowScale : this.refScale + REF_ALPHA * (windowScale - this.refScale);

@@ -1,0 +1,93 @@
+/**
+ * Imports point down, never up (DESIGN §3), and each outside-world library is imported by exactly
+ * one file (STYLE §12). Read from the source text of every non-test file.
+ */
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO } from '../sim/testing/cli.js';
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...sources(p));
+    else if (/\.(ts|mts|mjs)$/.test(name) && !/\.(test|contract)\.ts$/.test(name) && !name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+const files = [...sources(join(REPO, 'runtime')), ...sources(join(REPO, 'sim'))].map((f) => relative(REPO, f));
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(REPO, file), 'utf8');
+  const specs: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/g)) specs.push(m[1]!);
+  for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) specs.push(m[1]!);
+  for (const m of text.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) specs.push(m[1]!);
+  return specs;
+}
+
+function resolveRel(file: string, spec: string): string {
+  return relative(REPO, join(REPO, file, '..', spec)).replace(/\.js$/, '.ts');
+}
+
+/** Layer of a runtime file: 1 pure bottom … 5 command line. */
+function layer(file: string): number {
+  if (/^runtime\/(core|framing)\/|^runtime\/version\.ts$/.test(file)) return 1;
+  if (/^runtime\/(transport|qa)\//.test(file)) return 2;
+  if (/^runtime\/config\//.test(file)) return 2.5;
+  if (/^runtime\/(pipeline|publish)\//.test(file)) return 3;
+  if (file === 'runtime/root.ts') return 4;
+  if (/^runtime\/cli\//.test(file)) return 5;
+  return 6; // sim/ sits beside the root and may use everything below the CLI
+}
+
+describe('module structure', () => {
+  it('finds the source files', () => {
+    expect(files.length).toBeGreaterThan(30);
+  });
+
+  it('imports only from the same or a lower layer', () => {
+    const up: string[] = [];
+    for (const f of files) {
+      for (const spec of importsOf(f)) {
+        if (!spec.startsWith('.')) continue;
+        const target = resolveRel(f, spec);
+        if (f.startsWith('sim/') && target.startsWith('runtime/cli/')) up.push(`${f} → ${target}`);
+        else if (f.startsWith('runtime/') && target.startsWith('sim/') && f !== 'runtime/cli/commands/sim.ts') up.push(`${f} → ${target}`);
+        else if (f.startsWith('runtime/') && target.startsWith('runtime/') && layer(target) > layer(f)) up.push(`${f} → ${target}`);
+      }
+    }
+    expect(up).toEqual([]);
+  });
+
+  it('keeps the pure bottom layers free of Node built-ins and packages', () => {
+    const impure = files
+      .filter((f) => /^runtime\/(core|framing|qa)\//.test(f))
+      .flatMap((f) => importsOf(f).filter((s) => !s.startsWith('.')).map((s) => `${f} imports ${s}`));
+    expect(impure).toEqual([]);
+  });
+
+  it('lets exactly one file import each outside-world library', () => {
+    const owners: Record<string, string[]> = { serialport: [], mqtt: [], aedes: [], '@lydell/node-pty': [] };
+    for (const f of files) {
+      for (const spec of importsOf(f)) {
+        for (const lib of Object.keys(owners)) if (spec === lib || spec.startsWith(lib + '/')) owners[lib]!.push(f);
+      }
+    }
+    expect(owners).toEqual({
+      serialport: ['runtime/transport/serial.ts'],
+      mqtt: ['runtime/publish/mqtt.ts'],
+      aedes: ['sim/broker.ts'],
+      '@lydell/node-pty': ['sim/pty.ts'],
+    });
+  });
+
+  it('loads the simulator only lazily from the command line', () => {
+    const text = readFileSync(join(REPO, 'runtime/cli/commands/sim.ts'), 'utf8');
+    expect(text).not.toMatch(/^import .*sim\//m);
+    expect(text).toMatch(/await import\('..\/..\/..\/sim\/run-sim\.js'\)/);
+  });
+});
