@@ -1,10 +1,7 @@
-import type { ChildResult, Dimension, ParentName, Severity, WindowInput } from '../types.js';
-import { fmt } from './util.js';
+import type { ChildResult, Dimension, ParentName, WindowInput } from '../types.js';
+import { type ChildParams, childResult, fmt } from './util.js';
 
-export interface CompletenessParams {
-  threshold: number;
-  severity: Severity;
-}
+export type CompletenessParams = ChildParams;
 
 /**
  * completeness — share of missing values in the window.
@@ -22,15 +19,10 @@ export class Completeness implements Dimension {
     let missing = 0;
     for (let i = 0; i < v.length; i++) if (Number.isNaN(v[i]!)) missing++;
     const score = missing / v.length;
-    const pass = score <= this.p.threshold;
-    return {
-      score,
-      threshold: this.p.threshold,
-      pass,
-      severity: this.p.severity,
-      parent: this.parent,
-      code: pass ? 'completeness.ok' : 'completeness.missing',
-      reason: pass ? `${missing}/${v.length} missing` : `${missing}/${v.length} values missing (${fmt(100 * score)} % > ${fmt(100 * this.p.threshold)} %)`,
-    };
+    return childResult(this, this.p, score, 'missing', (pass) =>
+      pass
+        ? `${missing}/${v.length} missing`
+        : `${missing}/${v.length} values missing (${fmt(100 * score)} % > ${fmt(100 * this.p.threshold)} %)`,
+    );
   }
 }

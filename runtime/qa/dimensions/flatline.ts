@@ -1,11 +1,9 @@
-import type { ChildResult, Dimension, ParentName, Severity, WindowInput } from '../types.js';
-import { fmt } from './util.js';
+import type { ChildResult, Dimension, ParentName, WindowInput } from '../types.js';
+import { type ChildParams, childResult, fmt } from './util.js';
 
-export interface FlatlineParams {
-  threshold: number;
+export interface FlatlineParams extends ChildParams {
   /** Largest change still counted as "the same value", in the channel's unit (0: bit-exact). */
   epsilon: number;
-  severity: Severity;
 }
 
 /**
@@ -48,17 +46,10 @@ export class Flatline implements Dimension {
     }
     // A single value is not a flat line.
     const score = best <= 1 ? 0 : best / v.length;
-    const pass = score <= this.p.threshold;
-    return {
-      score,
-      threshold: this.p.threshold,
-      pass,
-      severity: this.p.severity,
-      parent: this.parent,
-      code: pass ? 'flatline.ok' : 'flatline.stuck',
-      reason: pass
+    return childResult(this, this.p, score, 'stuck', (pass) =>
+      pass
         ? `longest constant run ${best}/${v.length}`
         : `stuck at ${fmt(bestValue)} ${w.channel.unit} for ${best}/${v.length} samples`.replace('  ', ' '),
-    };
+    );
   }
 }

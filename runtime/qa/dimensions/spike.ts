@@ -1,11 +1,9 @@
-import type { ChildResult, Dimension, ParentName, Severity, WindowInput } from '../types.js';
-import { fmt, medianInPlace, smallMedian } from './util.js';
+import type { ChildResult, Dimension, ParentName, WindowInput } from '../types.js';
+import { type ChildParams, childResult, fmt, medianInPlace, smallMedian } from './util.js';
 
-export interface SpikeParams {
+export interface SpikeParams extends ChildParams {
   /** Robust z-score above which a sample is a spike. */
   k: number;
-  threshold: number;
-  severity: Severity;
 }
 
 const MAD_TO_SIGMA = 1.4826;
@@ -91,16 +89,10 @@ export class Spike implements Dimension {
     if (pass && m >= 5 && windowScale > sMin) {
       this.refScale = Number.isNaN(this.refScale) ? windowScale : this.refScale + REF_ALPHA * (windowScale - this.refScale);
     }
-    return {
-      score,
-      threshold: this.p.threshold,
-      pass,
-      severity: this.p.severity,
-      parent: this.parent,
-      code: pass ? 'spike.ok' : 'spike.outliers',
-      reason: pass
+    return childResult(this, this.p, score, 'outliers', (ok) =>
+      ok
         ? `max robust z ${fmt(zMax)} ≤ ${fmt(this.p.k)}`
         : `${spikes} spike${spikes === 1 ? '' : 's'}, max robust z ${fmt(zMax)} > ${fmt(this.p.k)} (worst ${fmt(worst)} ${w.channel.unit})`.trimEnd(),
-    };
+    );
   }
 }

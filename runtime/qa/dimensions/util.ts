@@ -1,3 +1,28 @@
+import type { ChildResult, Dimension, Severity } from '../types.js';
+
+/** What every child is configured with; dimensions add their own parameters. */
+export interface ChildParams {
+  threshold: number;
+  severity: Severity;
+}
+
+/**
+ * The result of a child for a score: passes when score ≤ threshold; `code` is "<name>.ok" or
+ * "<name>.<failCode>"; `reason` is asked for the outcome that happened.
+ */
+export function childResult(dim: Dimension, p: ChildParams, score: number, failCode: string, reason: (pass: boolean) => string): ChildResult {
+  const pass = score <= p.threshold;
+  return {
+    score,
+    threshold: p.threshold,
+    pass,
+    severity: p.severity,
+    parent: dim.parent,
+    code: pass ? `${dim.name}.ok` : `${dim.name}.${failCode}`,
+    reason: reason(pass),
+  };
+}
+
 /** Short number formatting for reasons: at most 4 significant digits, no exponent for common sizes. */
 export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);

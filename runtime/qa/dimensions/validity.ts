@@ -1,10 +1,7 @@
-import type { ChildResult, Dimension, ParentName, Severity, WindowInput } from '../types.js';
-import { fmt } from './util.js';
+import type { ChildResult, Dimension, ParentName, WindowInput } from '../types.js';
+import { type ChildParams, childResult, fmt } from './util.js';
 
-export interface ValidityParams {
-  threshold: number;
-  severity: Severity;
-}
+export type ValidityParams = ChildParams;
 
 /**
  * validity — share of present values outside the channel's physical range [min, max], as the
@@ -32,17 +29,10 @@ export class Validity implements Dimension {
       }
     }
     const score = invalid / Math.max(1, present);
-    const pass = score <= this.p.threshold;
-    return {
-      score,
-      threshold: this.p.threshold,
-      pass,
-      severity: this.p.severity,
-      parent: this.parent,
-      code: pass ? 'validity.ok' : 'validity.out_of_range',
-      reason: pass
+    return childResult(this, this.p, score, 'out_of_range', (pass) =>
+      pass
         ? `all ${present} values in [${fmt(min)}, ${fmt(max)}] ${w.channel.unit}`.trimEnd()
         : `${invalid}/${present} values outside [${fmt(min)}, ${fmt(max)}] ${w.channel.unit} (worst ${fmt(worst)})`,
-    };
+    );
   }
 }
