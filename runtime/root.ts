@@ -8,6 +8,7 @@
 import { systemClock, type Clock } from './core/clock.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { TinyqaConfig } from './config/schema.js';
+import { DeviceLink } from './link/link.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { MqttPublisher } from './publish/mqtt.js';
 import type { Publisher } from './publish/publisher.js';
@@ -28,6 +29,7 @@ export interface RuntimeParts {
 export interface Runtime {
   readonly config: Readonly<TinyqaConfig>;
   readonly pipeline: Pipeline;
+  readonly link: DeviceLink;
   readonly transport: Transport;
   readonly publisher: Publisher;
   /** Connects the publisher (in the background) and opens the transport; rejects if the first open fails. */
@@ -71,37 +73,47 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       clock,
       log.child('mqtt'),
     );
+  const link = new DeviceLink(transport, clock, log.child('link'), {
+    livenessPeriods: config.serial.liveness_periods,
+    livenessFloorMs: config.serial.liveness_floor_ms,
+    ackTimeoutMs: config.serial.ack_timeout_ms,
+    retries: config.serial.command_retries,
+    timeSync: config.serial.time_sync,
+  });
   const onVerdict = parts.onVerdict;
   const pipeline = new Pipeline(
-    { device: config.device, window: config.window, qa: config.qa, profileHash: null },
+    { device: config.device, window: config.window, qa: config.qa, profileHash: null, toWallMs: (ms) => link.toWallMs(ms) },
     (v) => {
       publisher.publishVerdict(v);
       onVerdict?.(v);
     },
     log.child('pipeline'),
   );
-  transport.onData((chunk) => pipeline.push(chunk));
+  link.onMessage((h, m) => pipeline.handle(h, m));
 
   return {
     config,
     pipeline,
+    link,
     transport,
     publisher,
     async start() {
       await publisher.start();
       try {
-        await transport.open();
+        // Opens the transport and starts watching liveness.
+        await link.start();
       } catch (e) {
         await publisher.close();
         throw e;
       }
     },
     async stop() {
-      await transport.close();
+      await link.stop();
       await publisher.close();
     },
     counters() {
       const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(link.counters)) out[k] = v;
       for (const [k, v] of Object.entries(pipeline.counters)) out[k] = v;
       for (const [k, v] of Object.entries(transport.counters)) out[`link_${k}`] = v;
       for (const [k, v] of Object.entries(publisher.counters)) out[`mqtt_${k}`] = v;

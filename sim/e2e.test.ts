@@ -105,9 +105,12 @@ describe.each(testBrokers())('end to end through a pseudo-terminal and the $name
   it('recovers every frame when garbage bytes are mixed into the serial line', async () => {
     const { result, local } = await replay(broker, 'none', 30, { garbage: 0.3, seed: 5 });
     expect(result.emulator.garbageBursts).toBeGreaterThan(50);
-    expect(result.counters.discarded_bytes).toBe(result.emulator.garbageBytes);
+    // Every garbage byte is discarded, plus the lone delimiter the device sends at boot (PROTOCOL §2).
+    expect(result.counters.discarded_bytes).toBe(result.emulator.garbageBytes + 1);
     expect(result.counters.samples).toBe(result.emulator.samples);
-    expect(result.counters.bad_payload).toBe(0);
+    expect(result.counters.bad_message).toBe(0);
+    expect(result.counters.seq_gaps).toBe(0);
+    expect(result.counters.frames).toBe(result.emulator.frames);
     expect(local).toHaveLength(90);
     expect(local.every((v) => v.parents.intrinsic === 'pass')).toBe(true);
   });

@@ -8,7 +8,7 @@
  * hang-up while the runtime closes and reopens the port.
  */
 
-import { closeSync, write } from 'node:fs';
+import { closeSync, read, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import tty from 'node:tty';
 import { ErrorCode, TinyqaError, errorMessage } from '../runtime/core/errors.js';
@@ -36,6 +36,8 @@ async function loadBinding(): Promise<PtyBinding> {
 export interface PtyPair extends ByteSink {
   /** Path of the follower side, e.g. /dev/pts/3: what the runtime opens as its serial port. */
   readonly path: string;
+  /** Bytes the runtime writes to its serial port arrive here (host → device). */
+  onData(fn: (bytes: Uint8Array) => void): void;
   close(): void;
 }
 
@@ -63,9 +65,32 @@ export async function openPtyPair(): Promise<PtyPair> {
       step();
     });
 
+  // Reading the leader: also non-blocking, so poll — at once while data flows, every 5 ms when idle.
+  const readers: ((bytes: Uint8Array) => void)[] = [];
+  const rbuf = Buffer.alloc(4096);
+  let reading = false;
+  const readLoop = (): void => {
+    if (closed) return;
+    read(master, rbuf, 0, rbuf.length, null, (err, n) => {
+      if (closed) return;
+      if (!err && n > 0) {
+        const chunk = new Uint8Array(rbuf.subarray(0, n));
+        for (const fn of readers) fn(chunk);
+        setImmediate(readLoop);
+      } else setTimeout(readLoop, 5);
+    });
+  };
+
   let chain: Promise<void> = Promise.resolve();
   return {
     path: pty,
+    onData(fn) {
+      readers.push(fn);
+      if (!reading) {
+        reading = true;
+        readLoop();
+      }
+    },
     write(bytes) {
       const p = chain.then(() => writeAll(bytes));
       chain = p.catch(() => undefined);

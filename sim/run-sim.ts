@@ -86,8 +86,9 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     const config: Readonly<TinyqaConfig> = validateConfig(
       {
         ...o.config,
-        device: (o.config?.device as string | undefined) ?? scenario.hello.device,
-        serial: { ...((o.config?.serial as object) ?? {}), path: pty.path },
+        device: (o.config?.device as string | undefined) ?? scenario.device,
+        // A replay faster than real time has a device clock that runs ahead of ours: no TIME_SYNC.
+        serial: { time_sync: o.speed === 1, ...((o.config?.serial as object) ?? {}), path: pty.path },
         mqtt: { ...((o.config?.mqtt as object) ?? {}), url: brokerUrl },
       },
       'simulator config',
@@ -123,6 +124,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
       pty,
       clock,
     );
+    pty.onData((bytes) => emulator.receive(bytes));
     expose(emulator);
     const stats = await emulator.run();
 

@@ -144,11 +144,12 @@ describe('gateway mode and watch against a broker', () => {
     const run = startCli(['run', '--config', cfg, '--json']);
     try {
       await run.waitForOutput(/broker unreachable: mqtt:\/\/127\.0\.0\.1:\d+; retry 2 in/);
-      const { encodeHello, encodeSamples } = await import('../framing/messages.js');
-      const buf = new Uint8Array(8192);
-      await pty.write(buf.slice(0, encodeHello(buf, 0, { fw: 't', device, rate_hz: 100, channels: [{ name: 'level', unit: 'm', min: 0, max: 10 }] })));
-      const values = Array.from({ length: 20 }, (_, i) => 5 + 0.1 * Math.sin(i) + 0.01 * i);
-      await pty.write(buf.slice(0, encodeSamples(buf, 0, 0, Date.now(), 10_000, 1, 20, values)));
+      const { MessageEncoder } = await import('../framing/codec.js');
+      const enc = new MessageEncoder();
+      const hello = { type: 'hello', fw: 't', device, channels: [{ name: 'level', unit: 'm', min: 0, max: 10 }], rate_hz: 100, batch: 20, heartbeat_ms: 1000, commands: [], proto_min: 1 } as const;
+      await pty.write(enc.frame({ ...hello, channels: [...hello.channels], commands: [] }, 0));
+      const values = Float32Array.from({ length: 20 }, (_, i) => 5 + 0.1 * Math.sin(i) + 0.01 * i);
+      await pty.write(enc.frame({ type: 'samples', channels: 1, period_us: 10_000, values }, 10));
       await run.waitForOutput(/"seq":2/);
       const up = await startEmbeddedBroker(port);
       try {

@@ -43,6 +43,11 @@ export const CONFIG_SPEC: FieldSpec = {
         baud_rate: { kind: 'int', min: 1200, max: 4_000_000, default: 115_200, unit: 'baud', why: 'the common default of microcontroller USB-serial bridges' },
         reopen_min_ms: { kind: 'int', min: 50, max: 60_000, default: 250, unit: 'ms', why: 'first retry soon: USB re-enumeration takes ~100 ms' },
         reopen_max_ms: { kind: 'int', min: 100, max: 300_000, default: 2_000, unit: 'ms', why: 'a re-plugged device should be back within 2 s' },
+        liveness_periods: { kind: 'int', min: 2, max: 1000, default: 5, unit: 'frame periods', why: 'five missed heartbeats or batches is a dead link, not jitter (PROTOCOL §9)' },
+        liveness_floor_ms: { kind: 'int', min: 100, max: 600_000, default: 2_000, unit: 'ms', why: 'never declare a fast device dead in less than 2 s' },
+        ack_timeout_ms: { kind: 'int', min: 10, max: 60_000, default: 500, unit: 'ms', why: 'a device answers within a few frame periods (PROTOCOL §6)' },
+        command_retries: { kind: 'int', min: 0, max: 20, default: 3, why: 'PROTOCOL §6: the same command id is resent up to 3 times' },
+        time_sync: { kind: 'bool', default: true, why: 'map device time to wall time with TIME_SYNC after every HELLO (PROTOCOL §7)' },
       },
     },
     mqtt: {
@@ -97,7 +102,17 @@ export type { ChildConfig, QaConfig } from '../qa/types.js';
 
 export interface TinyqaConfig {
   device: string;
-  serial: { path: string; baud_rate: number; reopen_min_ms: number; reopen_max_ms: number };
+  serial: {
+    path: string;
+    baud_rate: number;
+    reopen_min_ms: number;
+    reopen_max_ms: number;
+    liveness_periods: number;
+    liveness_floor_ms: number;
+    ack_timeout_ms: number;
+    command_retries: number;
+    time_sync: boolean;
+  };
   mqtt: {
     url: string;
     topic_prefix: string;

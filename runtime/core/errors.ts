@@ -15,6 +15,8 @@ export const ErrorCode = {
   SerialOpenFailed: 2003,
   SerialClosed: 2004,
   PtyUnavailable: 2005,
+  CommandFailed: 2006,
+  CommandUnsupported: 2007,
   // 3xxx: framing and codec
   FrameTooLarge: 3001,
   FrameInvalid: 3002,

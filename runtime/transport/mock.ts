@@ -35,6 +35,23 @@ export class MockTransport implements Transport {
     this.setState('closed', 'closed by caller');
   }
 
+  reopen(reason: string): void {
+    if (this.state === 'closed') return;
+    this.setState('reopening', reason);
+    this.counters.reopens++;
+    this.setState('open', this.name);
+  }
+
+  /** Simulates the device vanishing: the link goes to `reopening` until `replug()`. */
+  unplug(): void {
+    this.setState('reopening', 'unplugged');
+  }
+
+  replug(): void {
+    this.counters.reopens++;
+    this.setState('open', this.name);
+  }
+
   onData(fn: (chunk: Uint8Array) => void): void {
     this.dataFns.push(fn);
   }

@@ -121,6 +121,13 @@ export class SerialTransport implements Transport {
     }, delay);
   }
 
+  reopen(reason: string): void {
+    if (this.closing) return;
+    const port = this.port;
+    if (port) this.lost(port, reason);
+    else if (!this.retryTimer) this.scheduleReopen();
+  }
+
   write(bytes: Uint8Array): Promise<void> {
     const port = this.port;
     if (!port) return Promise.reject(new TinyqaError(ErrorCode.SerialClosed, `serial port ${this.opts.path} is not open`));

@@ -26,6 +26,11 @@ export interface Transport {
   /** Writes bytes, resolving once the OS has taken them (backpressure is honoured). */
   write(bytes: Uint8Array): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Drops the current connection and reopens it (with the usual backoff), e.g. when the peer went
+   * silent although the OS still reports the port open. A no-op when closed by the caller.
+   */
+  reopen(reason: string): void;
   onData(fn: (chunk: Uint8Array) => void): void;
   onState(fn: (state: LinkState, detail: string) => void): void;
 }

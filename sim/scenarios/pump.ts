@@ -73,16 +73,13 @@ class PumpSource implements SampleSource {
 export const pump: Scenario = {
   name: 'pump',
   description: '3-channel pump (pressure, flow, motor temperature) at 100 Hz; stuck, missing, spike-train and over-range faults every 30 s',
-  hello: {
-    fw: 'sim-pump/1.0.0',
-    device: 'pump-01',
-    rate_hz: RATE,
-    channels: [
-      { name: 'pressure', unit: 'bar', min: 0, max: 10 },
-      { name: 'flow', unit: 'L/min', min: 0, max: 300 },
-      { name: 'motor_temp', unit: '°C', min: -20, max: 120 },
-    ],
-  },
+  fw: 'sim-pump/1.0.0',
+  device: 'pump-01',
+  channels: [
+    { name: 'pressure', unit: 'bar', min: 0, max: 10 },
+    { name: 'flow', unit: 'L/min', min: 0, max: 300 },
+    { name: 'motor_temp', unit: '°C', min: -20, max: 120 },
+  ],
   rateHz: RATE,
   cycleS: 30,
   episodes: EPISODES,

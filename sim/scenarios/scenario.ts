@@ -1,6 +1,6 @@
 /** What a simulated sensor scenario provides to the firmware emulator and to evaluations. */
 
-import type { Hello } from '../../runtime/framing/messages.js';
+import type { ChannelInfo } from '../../runtime/framing/messages.js';
 
 export const FAULT_KINDS = ['stuck', 'missing', 'spikes', 'range'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -23,7 +23,10 @@ export interface SampleSource {
 export interface Scenario {
   name: string;
   description: string;
-  hello: Hello;
+  /** What the emulated firmware announces in its HELLO. */
+  device: string;
+  fw: string;
+  channels: ChannelInfo[];
   rateHz: number;
   /** Episodes repeat every `cycleS` seconds. */
   cycleS: number;
