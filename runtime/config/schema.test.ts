@@ -19,7 +19,17 @@ describe('validateConfig', () => {
   it('fills every default around the two required keys', () => {
     const cfg = validateConfig(MINIMAL);
     expect(cfg.device).toBe('d');
-    expect(cfg.serial).toEqual({ path: '/dev/null', baud_rate: 115_200, reopen_min_ms: 250, reopen_max_ms: 2_000 });
+    expect(cfg.serial).toEqual({
+      path: '/dev/null',
+      baud_rate: 115_200,
+      reopen_min_ms: 250,
+      reopen_max_ms: 2_000,
+      liveness_periods: 5,
+      liveness_floor_ms: 2_000,
+      ack_timeout_ms: 500,
+      command_retries: 3,
+      time_sync: true,
+    });
     expect(cfg.window).toEqual({ size: 100, hop: 100 });
     expect(cfg.mqtt).toMatchObject({ url: 'mqtt://127.0.0.1:1883', topic_prefix: 'tinyqa/v1', qos: 1, keepalive_s: 30, offline_queue_max: 10_000 });
     expect(cfg.qa.spike).toEqual({ enabled: true, severity: 'critical', threshold: 0.5, k: 8 });
