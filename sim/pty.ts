@@ -8,7 +8,7 @@
  * hang-up while the runtime closes and reopens the port.
  */
 
-import { closeSync, read, write } from 'node:fs';
+import { closeSync, fstatSync, read, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import tty from 'node:tty';
 import { ErrorCode, TinyqaError, errorMessage } from '../runtime/core/errors.js';
@@ -44,6 +44,7 @@ export interface PtyPair extends ByteSink {
 export async function openPtyPair(): Promise<PtyPair> {
   const binding = await loadBinding();
   const { master, slave, pty } = binding.open(80, 24);
+  const slaveId = fstatSync(slave);
   const follower = new tty.ReadStream(slave);
   follower.setRawMode(true);
   let closed = false;
@@ -100,6 +101,15 @@ export async function openPtyPair(): Promise<PtyPair> {
       if (closed) return;
       closed = true;
       follower.destroy();
+      // libuv reopens a pseudo-terminal follower for its own handle, so the descriptor openpty gave us
+      // stays open after destroy(): close it, and the leader, ourselves.
+      try {
+        const now = fstatSync(slave);
+        // Only if the number still names our follower (not a descriptor reused by someone else).
+        if (now.rdev === slaveId.rdev && now.ino === slaveId.ino) closeSync(slave);
+      } catch {
+        // already closed
+      }
       try {
         closeSync(master);
       } catch {
