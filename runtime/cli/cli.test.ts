@@ -206,3 +206,17 @@ describe.each(testBrokers())('last will on the $name', (factory) => {
     }
   });
 });
+
+describe('tinyqa bench framing', () => {
+  it('prints the decode figures against the DESIGN §8 targets as one JSON object', async () => {
+    const r = await runCli(['bench', 'framing', '--json', '--runs', '1'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.samples_per_s_batch32).toBeGreaterThan(0);
+    expect(report.frames_per_s_single).toBeGreaterThan(0);
+    expect(report.targets).toEqual({ samples_per_s_batch32: 2_000_000, frames_per_s_single: 300_000 });
+    expect(typeof report.meets_targets).toBe('boolean');
+    expect(report.c).toBeTypeOf('object');
+    expect(r.stderr).toMatch(/run 1\/1: [\d.]+ M samples\/s/);
+  });
+});

@@ -14,6 +14,7 @@ Commands:
   sim      laptop mode: simulated firmware → pseudo-terminal → runtime → MQTT, verdicts streaming
   run      gateway mode: a real serial device, an external broker (--config FILE)
   watch    subscribe to a broker and show verdicts live
+  bench    benchmarks with figures, targets and peer ratios (bench framing)
 
 Run \`tinyqa <command> --help\` for a command's options.
 Options: -h, --help (this text), -v, --version
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sim: async () => (await import('./commands/sim.js')).simCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   watch: async () => (await import('./commands/watch.js')).watchCommand,
+  bench: async () => (await import('./commands/bench.js')).benchCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,48 @@
+import { ErrorCode, TinyqaError } from '../../core/errors.js';
+import { numberOption, parse } from '../args.js';
+
+export const BENCH_HELP = `Usage: tinyqa bench <what> [options]
+
+Benchmarks that print figures, targets and peer ratios (measure on a quiet machine; the median of
+several runs is reported).
+
+What:
+  framing   decode path, bytes → typed messages, on one core: samples/s with 32-sample frames and
+            frames/s with 1-sample frames against the DESIGN §8 targets; the C reference codec's
+            bytes/s on this machine as the peer (built with make when gcc is present)
+
+Options:
+  --runs N    measured runs (default: 5)
+  --json      print one JSON object
+  -h, --help  show this help
+`;
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const [what, ...rest] = argv;
+  if (what === undefined || what === '-h' || what === '--help') {
+    process.stdout.write(BENCH_HELP);
+    return what === undefined ? 2 : 0;
+  }
+  const a = parse(`bench ${what}`, rest, { runs: { type: 'string' }, json: { type: 'boolean' } });
+  if (a.help) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  const runs = numberOption('bench', 'runs', a.runs, 1, 100) ?? 5;
+  if (what !== 'framing') throw new TinyqaError(ErrorCode.UsageInvalid, `bench: unknown benchmark "${what}"`, { hint: 'available: framing' });
+  const { benchFraming } = await import('../../../scripts/bench/framing.js');
+  const r = benchFraming({ runs, progress: (m) => process.stderr.write(m + '\n') });
+  if (a.json) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  const ok = (x: number, t: number) => (x >= t ? 'meets' : 'BELOW');
+  process.stdout.write(
+    `decode, 32-sample frames: ${(r.samples_per_s_batch32 / 1e6).toFixed(2)} M samples/s (${r.decode_mb_per_s_batch32} MB/s) — target ≥ 2 M: ${ok(r.samples_per_s_batch32, r.targets.samples_per_s_batch32)}\n` +
+      `decode, 1-sample frames:  ${(r.frames_per_s_single / 1e3).toFixed(0)} k frames/s — target ≥ 300 k: ${ok(r.frames_per_s_single, r.targets.frames_per_s_single)}\n` +
+      ('unavailable' in r.c
+        ? `C reference: ${r.c.unavailable}\n`
+        : `C reference on this machine: encode ${(r.c.encode_bytes_per_s / 1e6).toFixed(1)} MB/s, decode ${(r.c.decode_bytes_per_s / 1e6).toFixed(1)} MB/s; TypeScript decode = ${r.c.ts_decode_vs_c}× C\n`),
+  );
+  return 0;
+}
