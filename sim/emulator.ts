@@ -88,6 +88,8 @@ export class FirmwareEmulator {
   private onHostMessage(m: Message): void {
     if (m.type === 'time_sync') {
       this.replies.push({ type: 'time_sync_reply', nonce: m.nonce, host_ms: m.host_ms, device_ms: Math.round(this.deviceMs) >>> 0 });
+    } else if (m.type === 'hello_request') {
+      this.replies.push(this.hello());
     } else if (m.type === 'command') {
       this.onCommand(m);
     }

@@ -61,6 +61,8 @@ export function dumpExpect(h: FrameHeader, m: Message): string {
     case 'time_sync_reply':
       l.push(`nonce ${m.nonce}`, `host_ms ${m.host_ms}`, `device_ms ${m.device_ms}`);
       break;
+    case 'hello_request':
+      break;
     case 'command':
       l.push(`id ${m.id}`, `code ${m.code}`);
       if (m.arg !== undefined) l.push(`arg ${g9(m.arg)}`);
@@ -146,6 +148,7 @@ export function buildVectors(): Vector[] {
     valid('heartbeat_full', 'HEARTBEAT with battery and temperature', 12, 1000, { type: 'heartbeat', uptime_ms: 1000, dropped: 17, battery_mv: 3700, temperature_c: 41.5 }),
     valid('time_sync', 'TIME_SYNC from the host: host_ms needs 64 bits', 0, 2_000_000_000, { type: 'time_sync', nonce: 4_294_967_295, host_ms: 1_800_000_000_000 }),
     valid('time_sync_reply', 'TIME_SYNC_REPLY from the device', 13, 2500, { type: 'time_sync_reply', nonce: 42, host_ms: 1_800_000_000_000, device_ms: 2499 }),
+    valid('hello_request', 'HELLO_REQUEST from the host: an empty map', 4, 40, { type: 'hello_request' }),
     valid('command_set_rate', 'COMMAND SET_RATE 250 Hz', 1, 10, { type: 'command', id: 1, code: 1, arg: 250 }),
     valid('command_reboot', 'COMMAND REBOOT, no argument', 2, 20, { type: 'command', id: 70_000, code: 4 }),
     valid('command_float_arg', 'COMMAND with a non-integral argument: float32', 3, 30, { type: 'command', id: 3, code: 1, arg: 2.5 }),

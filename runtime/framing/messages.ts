@@ -11,6 +11,7 @@ export const MessageType = {
   Heartbeat: 0x03,
   TimeSync: 0x04,
   TimeSyncReply: 0x05,
+  HelloRequest: 0x07,
   Command: 0x10,
   Ack: 0x11,
   Log: 0x20,
@@ -73,6 +74,10 @@ export interface TimeSyncReply {
   device_ms: number;
 }
 
+export interface HelloRequest {
+  type: 'hello_request';
+}
+
 export interface Command {
   type: 'command';
   id: number;
@@ -93,7 +98,7 @@ export interface Log {
   text: string;
 }
 
-export type Message = Hello | Samples | Heartbeat | TimeSync | TimeSyncReply | Command | Ack | Log;
+export type Message = Hello | Samples | Heartbeat | TimeSync | TimeSyncReply | HelloRequest | Command | Ack | Log;
 
 export const TYPE_CODE: Record<Message['type'], MessageType> = {
   hello: MessageType.Hello,
@@ -101,6 +106,7 @@ export const TYPE_CODE: Record<Message['type'], MessageType> = {
   heartbeat: MessageType.Heartbeat,
   time_sync: MessageType.TimeSync,
   time_sync_reply: MessageType.TimeSyncReply,
+  hello_request: MessageType.HelloRequest,
   command: MessageType.Command,
   ack: MessageType.Ack,
   log: MessageType.Log,
@@ -205,6 +211,8 @@ export function parseMessage(type: number, b: Record<string, unknown>): Message 
       if (nonce === undefined || host_ms === undefined || device_ms === undefined) return 'time_sync_reply: nonce (0), host_ms (1), device_ms (2) required';
       return { type: 'time_sync_reply', nonce, host_ms, device_ms };
     }
+    case MessageType.HelloRequest:
+      return { type: 'hello_request' };
     case MessageType.Command: {
       const id = uint(b[0], 2 ** 32 - 1);
       const code = uint(b[1], 255);
@@ -256,6 +264,8 @@ export function encodeBody(m: Message): Uint8Array {
       break;
     case 'time_sync_reply':
       map.set(0, m.nonce).set(1, wide(m.host_ms)).set(2, m.device_ms);
+      break;
+    case 'hello_request':
       break;
     case 'command':
       map.set(0, m.id).set(1, m.code);

@@ -103,9 +103,11 @@ export class DeviceLink {
     transport.onData((chunk) => this.rx.push(chunk));
     transport.onState((s) => {
       if (s === 'open') {
-        // A reopened port may carry a rebooted device: forget the sequence, keep the layout until a HELLO.
+        // A reopened port may carry a rebooted device: forget the sequence, and ask who is there
+        // rather than wait up to 10 s for its periodic HELLO (PROTOCOL §6).
         this.rx.resetSequence();
         this.lastFrameAt = this.clock.monotonic();
+        this.requestHello();
       }
     });
   }
@@ -187,6 +189,9 @@ export class DeviceLink {
         this.log.debug?.(`time sync: device clock offset ${offset} ms (rtt ${rtt.toFixed(1)} ms)`);
         break;
       }
+      case 'samples':
+        if (this.hello === undefined) this.requestHello();
+        break;
       case 'log': {
         this.counters.device_logs++;
         const level = LOG_LEVELS[Math.min(m.level, 3)]!;
@@ -209,6 +214,16 @@ export class DeviceLink {
     this.syncSentAt.set(nonce, this.clock.monotonic());
     if (this.syncSentAt.size > 8) this.syncSentAt.delete(this.syncSentAt.keys().next().value!);
     this.send({ type: 'time_sync', nonce, host_ms: Math.round(this.clock.now()) });
+  }
+
+  private lastHelloRequest = -Infinity;
+
+  /** Asks the device for its HELLO, at most once a second (PROTOCOL §6). */
+  private requestHello(): void {
+    const now = this.clock.monotonic();
+    if (now - this.lastHelloRequest < 1000) return;
+    this.lastHelloRequest = now;
+    this.send({ type: 'hello_request' });
   }
 
   private send(m: Message): void {
