@@ -13,8 +13,22 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(port = 0, host = '127.0.0.1'): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker();
+export interface EmbeddedBrokerOptions {
+  /** Admission control for tests: return false to refuse a client's CONNECT (it then retries). */
+  admit?: (clientId: string) => boolean;
+}
+
+export async function startEmbeddedBroker(port = 0, host = '127.0.0.1', o: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker(
+    o.admit
+      ? {
+          authenticate: (client, _user, _pass, done) => {
+            const ok = o.admit!(client.id);
+            done(ok ? null : Object.assign(new Error('not admitted'), { returnCode: 5 as const }), ok);
+          },
+        }
+      : {},
+  );
   const sockets = new Set<import('node:net').Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);

@@ -151,9 +151,12 @@ describe('gateway mode and watch against a broker', () => {
       const values = Float32Array.from({ length: 20 }, (_, i) => 5 + 0.1 * Math.sin(i) + 0.01 * i);
       await pty.write(enc.frame({ type: 'samples', channels: 1, period_us: 10_000, values }, 10));
       await run.waitForOutput(/"seq":2/);
-      const up = await startEmbeddedBroker(port);
+      // The runtime is admitted only once our subscriber listens, so it cannot deliver before that.
+      let listening = false;
+      const up = await startEmbeddedBroker(port, '127.0.0.1', { admit: (id) => listening || id.startsWith('tinyqa-watch') });
       try {
         const seen = await collect(up.url, 'tinyqa/v1', device);
+        listening = true;
         await run.waitForOutput(/connected to broker .* after \d+ retr/);
         // Verdicts produced while the broker was down were queued, then delivered; the retained
         // birth message is there for a late subscriber.

@@ -36,10 +36,13 @@ export function cobsEncode(src: Uint8Array, start: number, end: number, out: Uin
   return at - begin;
 }
 
+/** cobsDecode's result when the decoded bytes would not fit in the output. */
+export const COBS_TOO_LONG = -2;
+
 /**
- * Decodes src[start, end) (one frame's bytes, no delimiter) into out; returns the decoded length, or
- * -1 when the bytes are not valid COBS (a zero byte, or a code pointing past the end) or the result
- * would not fit in `out`.
+ * Decodes src[start, end) (one frame's bytes, no delimiter) into out; returns the decoded length,
+ * -1 when the bytes are not valid COBS (a zero byte, or a code pointing past the end), or
+ * COBS_TOO_LONG when the result would not fit in `out`.
  */
 export function cobsDecode(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
   let n = 0;
@@ -48,14 +51,15 @@ export function cobsDecode(src: Uint8Array, start: number, end: number, out: Uin
     const code = src[p++]!;
     if (code === 0) return -1;
     const stop = p + code - 1;
-    if (stop > end || n + code > out.length + 1) return -1;
+    if (stop > end) return -1;
+    if (n + code - 1 > out.length) return COBS_TOO_LONG;
     for (; p < stop; p++) {
       const b = src[p]!;
       if (b === 0) return -1;
       out[n++] = b;
     }
     if (code !== 0xff && p < end) {
-      if (n >= out.length) return -1;
+      if (n >= out.length) return COBS_TOO_LONG;
       out[n++] = 0;
     }
   }

@@ -8,7 +8,7 @@
  * whose delimiter was lost arrives glued to what came before it), so every intact frame is recovered.
  */
 
-import { cobsChainFits, cobsDecode, cobsEncode, cobsMaxEncoded } from './cobs.js';
+import { COBS_TOO_LONG, cobsChainFits, cobsDecode, cobsEncode, cobsMaxEncoded } from './cobs.js';
 import { crc32c } from './crc32c.js';
 import { decodeBody } from './messages.js';
 
@@ -20,6 +20,8 @@ export const MAX_FRAME = 2048;
 export const MAX_ENCODED = cobsMaxEncoded(MAX_FRAME);
 /** Header + the one-byte empty map + CRC (PROTOCOL §3). */
 export const MIN_FRAME = HEADER_BYTES + 1 + CRC_BYTES;
+/** Bytes of candidate frames one piece may decode while searching for a frame inside it. */
+const RESYNC_BUDGET = 16 * cobsMaxEncoded(MAX_FRAME);
 /** Incompatible-feature flag bits this implementation understands (none in version 1). */
 export const KNOWN_INCOMPAT_FLAGS = 0;
 
@@ -48,6 +50,8 @@ export interface ReceiverCounters {
   bad_body: number;
   /** Valid frames found glued behind other bytes in one piece (PROTOCOL §2 resynchronisation). */
   resyncs: number;
+  /** Pieces whose resynchronisation search was cut short by its work budget. */
+  resync_budget_exhausted: number;
   /** Frames missing according to sequence numbers (PROTOCOL §7). */
   seq_gaps: number;
   /** Sequence jumps too large to be gaps: the sender restarted. */
@@ -62,7 +66,7 @@ export interface ReceiverSink {
 }
 
 export function newReceiverCounters(): ReceiverCounters {
-  return { frames: 0, discarded_bytes: 0, bad_cobs: 0, runt: 0, oversize: 0, bad_crc: 0, bad_version: 0, unknown_flags: 0, bad_body: 0, resyncs: 0, seq_gaps: 0, seq_resets: 0 };
+  return { frames: 0, discarded_bytes: 0, bad_cobs: 0, runt: 0, oversize: 0, bad_crc: 0, bad_version: 0, unknown_flags: 0, bad_body: 0, resyncs: 0, resync_budget_exhausted: 0, seq_gaps: 0, seq_resets: 0 };
 }
 
 const readU16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
@@ -147,8 +151,18 @@ export class FrameReceiver {
       this.accept();
       return;
     }
+    // Search later start offsets. Cheap checks first: the COBS chain must land on the end and the
+    // first decoded byte must be the version (code ≥ 2 and the next byte = 1). A work budget keeps a
+    // hostile line (e.g. a long run crafted to pass both checks everywhere) linear in its length.
+    let budget = RESYNC_BUDGET;
+    const p = this.piece;
     for (let s = 1; s <= len - MIN_FRAME; s++) {
-      if (!cobsChainFits(this.piece, s, len)) continue;
+      if (p[s]! < 2 || p[s + 1] !== PROTOCOL_VERSION || !cobsChainFits(p, s, len)) continue;
+      budget -= len - s;
+      if (budget < 0) {
+        this.counters.resync_budget_exhausted++;
+        break;
+      }
       if (this.tryFrame(s, len) === null) {
         this.counters.resyncs++;
         this.drop(first, s);
@@ -163,8 +177,8 @@ export class FrameReceiver {
   /** Validates piece[start, end) as one frame (PROTOCOL §3 order); null when valid, else why not. */
   private tryFrame(start: number, end: number): FrameError | null {
     const d = this.decoded;
-    if (end - start > MAX_ENCODED) return 'oversize';
     const n = cobsDecode(this.piece, start, end, d);
+    if (n === COBS_TOO_LONG) return 'oversize';
     if (n < 0) return 'bad_cobs';
     if (n < MIN_FRAME) return 'runt';
     if (crc32c(d, 0, n - CRC_BYTES) !== readU32(d, n - CRC_BYTES)) return 'bad_crc';

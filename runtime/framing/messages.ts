@@ -3,7 +3,7 @@
  * maps with integer keys. The only file that imports `cbor-x`.
  */
 
-import { Decoder, Encoder, FLOAT32_OPTIONS } from 'cbor-x';
+import { Decoder, addExtension } from 'cbor-x';
 
 export const MessageType = {
   Hello: 0x01,
@@ -112,8 +112,25 @@ export const TYPE_CODE: Record<Message['type'], MessageType> = {
   log: MessageType.Log,
 };
 
-// PROTOCOL §5: integral numbers as integers, others as float32; maps keep insertion (ascending) order.
-const encoder = new Encoder({ useFloat32: FLOAT32_OPTIONS.ALWAYS, useRecords: false, mapsAsObjects: false, variableMapSize: true, tagUint8Array: false });
+/** A tag-85 item that is not a byte string of whole float32 values (refused as a bad message). */
+class MalformedTypedArray {
+  constructor(readonly why: string) {}
+}
+
+// PROTOCOL §5: tag 85 is a float32 little-endian typed array around a byte string. Decode it into a
+// fresh, aligned Float32Array (never a view of the receive buffer, which the next frame overwrites),
+// and mark anything else as malformed instead of letting it pass or throw depending on alignment.
+// Decode-only extension: cbor-x's types ask for an encoder too, which we do not use (see BodyWriter).
+addExtension({
+  tag: 85,
+  decode(data: unknown): Float32Array | MalformedTypedArray {
+    if (!(data instanceof Uint8Array)) return new MalformedTypedArray('tag 85 must wrap a byte string');
+    if (data.length % 4 !== 0) return new MalformedTypedArray(`tag 85 byte string of ${data.length} bytes is not whole float32 values`);
+    const out = new Float32Array(data.length / 4);
+    new Uint8Array(out.buffer).set(data);
+    return out;
+  },
+} as unknown as Parameters<typeof addExtension>[0]);
 const decoder = new Decoder({ mapsAsObjects: true, useRecords: false });
 
 /** Decodes a body: exactly one CBOR map filling `bytes`; undefined when it is anything else. */
@@ -162,7 +179,7 @@ export function parseMessage(type: number, b: Record<string, unknown>): Message 
         if (typeof c !== 'object' || c === null) return 'hello: each channel must be a map';
         const ch = c as Record<string, unknown>;
         const name = text(ch[0], 64);
-        const unit = text(ch[1], 64) ?? '';
+        const unit = text(ch[1]) ?? '';
         const min = num(ch[2]);
         const max = num(ch[3]);
         if (name === undefined || !NAME_RE.test(name)) return 'hello: channel name must match [A-Za-z0-9_.-]{1,64}';
@@ -182,6 +199,7 @@ export function parseMessage(type: number, b: Record<string, unknown>): Message 
       const values = b[2];
       if (channels === undefined || channels < 1) return `samples: channels (key 0) must be 1..${MAX_CHANNELS}`;
       if (period_us === undefined || period_us < 1) return 'samples: period_us (key 1) must be a positive integer';
+      if (values instanceof MalformedTypedArray) return `samples: values (key 2): ${values.why}`;
       if (!(values instanceof Float32Array)) return 'samples: values (key 2) must be a tag-85 float32 array';
       if (values.length % channels !== 0) return `samples: ${values.length} values are not a multiple of ${channels} channels`;
       const t0 = uint(b[3]);
@@ -238,46 +256,173 @@ export function parseMessage(type: number, b: Record<string, unknown>): Message 
   }
 }
 
-/** Numbers that need more than 32 bits (host Unix ms) go out as 64-bit unsigned integers (PROTOCOL §5). */
-const wide = (n: number): number | bigint => (Number.isInteger(n) && n >= 2 ** 32 ? BigInt(n) : n);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The CBOR body of a message (PROTOCOL §5, §6). */
+/**
+ * The body writer: PROTOCOL §5's deterministic subset, byte for byte what the C implementation writes
+ * (cbor-x's encoder cannot force float32 for large integral numbers nor 64-bit heads for uints, so
+ * encoding is done here; decoding, which must accept any well-formed CBOR, stays with cbor-x).
+ */
+class BodyWriter {
+  private buf = new Uint8Array(256);
+  private n = 0;
+  private readonly dv8 = new DataView(new ArrayBuffer(8));
+
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
+    bigger.set(this.buf.subarray(0, this.n));
+    this.buf = bigger;
+  }
+
+  private byte(b: number): void {
+    this.room(1);
+    this.buf[this.n++] = b;
+  }
+
+  /** A head: major type and argument in shortest form (RFC 8949 §4.2.1). */
+  head(major: number, arg: number): void {
+    const m = major << 5;
+    if (arg < 24) this.byte(m | arg);
+    else if (arg < 0x100) {
+      this.byte(m | 24);
+      this.byte(arg);
+    } else if (arg < 0x10000) {
+      this.byte(m | 25);
+      this.byte(arg >>> 8);
+      this.byte(arg & 0xff);
+    } else if (arg < 0x100000000) {
+      this.byte(m | 26);
+      for (let s = 24; s >= 0; s -= 8) this.byte((arg >>> s) & 0xff);
+    } else {
+      this.byte(m | 27);
+      const hi = Math.floor(arg / 0x100000000);
+      const lo = arg >>> 0;
+      for (let s = 24; s >= 0; s -= 8) this.byte((hi >>> s) & 0xff);
+      for (let s = 24; s >= 0; s -= 8) this.byte((lo >>> s) & 0xff);
+    }
+  }
+
+  /** An unsigned integer field, any width (PROTOCOL §5: 64-bit values such as host_ms). */
+  uint(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) throw new RangeError(`not an unsigned integer: ${v}`);
+    this.head(0, v);
+  }
+
+  /** A number field: an integer when integral and |v| < 2³², otherwise float32 (PROTOCOL §5). */
+  number(v: number): void {
+    if (Number.isInteger(v) && Math.abs(v) < 0x100000000) {
+      if (v >= 0) this.head(0, v);
+      else this.head(1, -1 - v);
+      return;
+    }
+    this.dv8.setFloat32(0, v, false);
+    this.byte(0xfa);
+    for (let i = 0; i < 4; i++) this.byte(this.dv8.getUint8(i));
+  }
+
+  text(t: string): void {
+    const b = textEncoder.encode(t);
+    this.head(3, b.length);
+    this.room(b.length);
+    this.buf.set(b, this.n);
+    this.n += b.length;
+  }
+
+  /** Tag 85 around the float32 little-endian bytes (RFC 8746). */
+  float32s(values: Float32Array): void {
+    this.byte(0xd8);
+    this.byte(0x55);
+    const bytes = values.length * 4;
+    this.head(2, bytes);
+    this.room(bytes);
+    if (LITTLE_ENDIAN) {
+      // Copy the bits as they are: NaN payloads survive (reading a NaN into a JS number would not).
+      this.buf.set(new Uint8Array(values.buffer, values.byteOffset, bytes), this.n);
+    } else {
+      const dv = new DataView(this.buf.buffer, this.buf.byteOffset + this.n, bytes);
+      for (let i = 0; i < values.length; i++) dv.setFloat32(4 * i, values[i]!, true);
+    }
+    this.n += bytes;
+  }
+
+  done(): Uint8Array {
+    const out = this.buf.slice(0, this.n);
+    this.n = 0;
+    return out;
+  }
+}
+
+const textEncoder = new TextEncoder();
+const w = new BodyWriter();
+
+/** The CBOR body of a message (PROTOCOL §5, §6): a map with ascending integer keys. */
 export function encodeBody(m: Message): Uint8Array {
-  const map = new Map<number, unknown>();
   switch (m.type) {
     case 'hello':
-      map.set(0, m.fw).set(1, m.device);
-      map.set(2, m.channels.map((c) => new Map<number, unknown>([[0, c.name], [1, c.unit], [2, c.min], [3, c.max]])));
-      map.set(3, m.rate_hz).set(4, m.batch).set(5, m.heartbeat_ms).set(6, m.commands).set(7, m.proto_min);
+      w.head(5, 8);
+      w.uint(0), w.text(m.fw);
+      w.uint(1), w.text(m.device);
+      w.uint(2), w.head(4, m.channels.length);
+      for (const c of m.channels) {
+        w.head(5, 4);
+        w.uint(0), w.text(c.name);
+        w.uint(1), w.text(c.unit);
+        w.uint(2), w.number(c.min);
+        w.uint(3), w.number(c.max);
+      }
+      w.uint(3), w.number(m.rate_hz);
+      w.uint(4), w.uint(m.batch);
+      w.uint(5), w.uint(m.heartbeat_ms);
+      w.uint(6), w.head(4, m.commands.length);
+      for (const c of m.commands) w.uint(c);
+      w.uint(7), w.uint(m.proto_min);
       break;
     case 'samples':
-      map.set(0, m.channels).set(1, m.period_us).set(2, m.values);
-      if (m.t0_us !== undefined) map.set(3, wide(m.t0_us));
+      w.head(5, m.t0_us === undefined ? 3 : 4);
+      w.uint(0), w.uint(m.channels);
+      w.uint(1), w.uint(m.period_us);
+      w.uint(2), w.float32s(m.values);
+      if (m.t0_us !== undefined) w.uint(3), w.uint(m.t0_us);
       break;
     case 'heartbeat':
-      map.set(0, m.uptime_ms).set(1, m.dropped);
-      if (m.battery_mv !== undefined) map.set(2, m.battery_mv);
-      if (m.temperature_c !== undefined) map.set(3, m.temperature_c);
+      w.head(5, 2 + (m.battery_mv === undefined ? 0 : 1) + (m.temperature_c === undefined ? 0 : 1));
+      w.uint(0), w.uint(m.uptime_ms);
+      w.uint(1), w.uint(m.dropped);
+      if (m.battery_mv !== undefined) w.uint(2), w.uint(m.battery_mv);
+      if (m.temperature_c !== undefined) w.uint(3), w.number(m.temperature_c);
       break;
     case 'time_sync':
-      map.set(0, m.nonce).set(1, wide(m.host_ms));
+      w.head(5, 2);
+      w.uint(0), w.uint(m.nonce);
+      w.uint(1), w.uint(m.host_ms);
       break;
     case 'time_sync_reply':
-      map.set(0, m.nonce).set(1, wide(m.host_ms)).set(2, m.device_ms);
+      w.head(5, 3);
+      w.uint(0), w.uint(m.nonce);
+      w.uint(1), w.uint(m.host_ms);
+      w.uint(2), w.uint(m.device_ms);
       break;
     case 'hello_request':
+      w.head(5, 0);
       break;
     case 'command':
-      map.set(0, m.id).set(1, m.code);
-      if (m.arg !== undefined) map.set(2, m.arg);
+      w.head(5, m.arg === undefined ? 2 : 3);
+      w.uint(0), w.uint(m.id);
+      w.uint(1), w.uint(m.code);
+      if (m.arg !== undefined) w.uint(2), w.number(m.arg);
       break;
     case 'ack':
-      map.set(0, m.id).set(1, m.status);
-      if (m.detail !== undefined) map.set(2, m.detail);
+      w.head(5, m.detail === undefined ? 2 : 3);
+      w.uint(0), w.uint(m.id);
+      w.uint(1), w.uint(m.status);
+      if (m.detail !== undefined) w.uint(2), w.text(m.detail);
       break;
     case 'log':
-      map.set(0, m.level).set(1, m.text);
+      w.head(5, 2);
+      w.uint(0), w.uint(m.level);
+      w.uint(1), w.text(m.text);
       break;
   }
-  return encoder.encode(map);
+  return w.done();
 }
