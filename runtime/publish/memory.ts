@@ -1,3 +1,4 @@
+import type { Action } from '../policy/policy.js';
 import type { Verdict } from '../qa/types.js';
 import { newPublisherCounters, type Publisher } from './publisher.js';
 
@@ -5,6 +6,7 @@ import { newPublisherCounters, type Publisher } from './publisher.js';
 export class MemoryPublisher implements Publisher {
   readonly counters = newPublisherCounters();
   readonly verdicts: Verdict[] = [];
+  readonly actions: Action[] = [];
   connected = false;
 
   async start(): Promise<void> {
@@ -16,6 +18,11 @@ export class MemoryPublisher implements Publisher {
     this.counters.accepted++;
     this.counters.acked++;
     this.verdicts.push(structuredClone(v));
+  }
+
+  publishAction(a: Action): void {
+    this.counters.actions++;
+    this.actions.push(structuredClone(a));
   }
 
   async flush(): Promise<boolean> {

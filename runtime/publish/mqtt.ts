@@ -13,6 +13,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { Action } from '../policy/policy.js';
 import type { Verdict } from '../qa/types.js';
 import { newPublisherCounters, type Publisher } from './publisher.js';
 import { deviceTopics, type DeviceTopics } from './topics.js';
@@ -34,6 +35,8 @@ export interface MqttPublisherOptions {
 interface Outgoing {
   topic: string;
   payload: string;
+  /** Actions are dropped last when the offline queue is full. */
+  action: boolean;
 }
 
 /** Hides credentials in a broker URL before it is logged. */
@@ -123,19 +126,39 @@ export class MqttPublisher implements Publisher {
 
   publishVerdict(v: Verdict): void {
     this.counters.accepted++;
-    const msg = { topic: this.topics.verdict(v.stream), payload: JSON.stringify(v) };
+    this.enqueue({ topic: this.topics.verdict(v.stream), payload: JSON.stringify(v), action: false });
+  }
+
+  publishAction(a: Action): void {
+    this.counters.actions++;
+    this.enqueue({ topic: this.topics.action, payload: JSON.stringify(a), action: true });
+  }
+
+  private enqueue(msg: Outgoing): void {
     if (this.isConnected) {
       this.send(msg);
       return;
     }
     if (this.o.offlineQueueMax === 0) {
-      this.counters.dropped_queue_full++;
+      if (msg.action) this.counters.dropped_actions++;
+      else this.counters.dropped_queue_full++;
       return;
     }
     if (this.queue.length >= this.o.offlineQueueMax) {
-      this.queue.shift();
+      // Full: the oldest verdict goes first; an action only when nothing else is left, and said.
+      const i = this.queue.findIndex((m) => !m.action);
+      if (i >= 0) {
+        this.queue.splice(i, 1);
+        this.counters.dropped_queue_full++;
+      } else if (!msg.action) {
+        this.counters.dropped_queue_full++;
+        return;
+      } else {
+        this.queue.shift();
+        this.counters.dropped_actions++;
+        this.log.warn?.(`offline queue full of actions: dropped the oldest action (${this.counters.dropped_actions} so far)`);
+      }
       this.counters.queued--;
-      this.counters.dropped_queue_full++;
     }
     this.queue.push(msg);
     this.counters.queued++;

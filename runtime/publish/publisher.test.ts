@@ -80,3 +80,26 @@ describe('MqttPublisher without a broker', () => {
     await up.close();
   });
 });
+
+describe('MqttPublisher offline queue with actions', () => {
+  it('drops verdicts before actions when the queue is full, and counts both', async () => {
+    const probe = await startEmbeddedBroker();
+    const port = probe.port;
+    await probe.close();
+    const device = uniqueDevice('qa');
+    const p = new MqttPublisher(options(`mqtt://127.0.0.1:${port}`, device, { offlineQueueMax: 3, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 }), systemClock, silentLogger);
+    await p.start();
+    const action = (i: number) => ({ v: 1 as const, device, stream: 's', kind: 'alert' as const, state: 'raised' as const, reason: `a${i}`, verdict_seq: i, t0: 0, t1: 0 });
+    p.publishVerdict(sampleVerdict(device, 1));
+    p.publishAction(action(1));
+    p.publishVerdict(sampleVerdict(device, 2));
+    p.publishAction(action(2)); // full: verdict 1 goes
+    p.publishAction(action(3)); // full: verdict 2 goes
+    expect(p.counters).toMatchObject({ queued: 3, dropped_queue_full: 2, dropped_actions: 0, actions: 3 });
+    p.publishVerdict(sampleVerdict(device, 3)); // only actions queued: the new verdict is dropped
+    expect(p.counters).toMatchObject({ queued: 3, dropped_queue_full: 3, dropped_actions: 0 });
+    p.publishAction(action(4)); // only actions: the oldest action goes, and that is counted
+    expect(p.counters).toMatchObject({ queued: 3, dropped_actions: 1 });
+    await p.close();
+  });
+});

@@ -3,6 +3,7 @@
  * MQTT (mqtt.ts, the only file importing `mqtt`), the mock (memory.ts) keeps them in memory.
  */
 
+import type { Action } from '../policy/policy.js';
 import type { Verdict } from '../qa/types.js';
 
 export interface PublisherCounters {
@@ -16,6 +17,10 @@ export interface PublisherCounters {
   inflight: number;
   /** Verdicts dropped because the offline queue was full (oldest first). */
   dropped_queue_full: number;
+  /** Actions handed to the publisher. */
+  actions: number;
+  /** Actions dropped because the offline queue held nothing but actions (said on the log). */
+  dropped_actions: number;
   connects: number;
   disconnects: number;
 }
@@ -26,6 +31,8 @@ export interface Publisher {
   /** Starts connecting; resolves at once — an unreachable broker is retried in the background. */
   start(): Promise<void>;
   publishVerdict(v: Verdict): void;
+  /** Publishes an action of the policy on `<prefix>/<device>/action`; queued like verdicts, dropped last. */
+  publishAction(a: Action): void;
   /** Resolves true once nothing is queued or in flight, false if `timeoutMs` passes first. */
   flush(timeoutMs: number): Promise<boolean>;
   /** Flushes (bounded), announces "offline" on the status topic, and disconnects. */
@@ -33,5 +40,5 @@ export interface Publisher {
 }
 
 export function newPublisherCounters(): PublisherCounters {
-  return { accepted: 0, acked: 0, queued: 0, inflight: 0, dropped_queue_full: 0, connects: 0, disconnects: 0 };
+  return { accepted: 0, acked: 0, queued: 0, inflight: 0, dropped_queue_full: 0, actions: 0, dropped_actions: 0, connects: 0, disconnects: 0 };
 }
