@@ -15,6 +15,7 @@ Commands:
   run      gateway mode: a real serial device, an external broker (--config FILE)
   watch    subscribe to a broker and show verdicts live
   bench    benchmarks with figures, targets and peer ratios (bench framing)
+  store    read back the windows the policy diverted or quarantined (store read)
 
 Run \`tinyqa <command> --help\` for a command's options.
 Options: -h, --help (this text), -v, --version
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).runCommand,
   watch: async () => (await import('./commands/watch.js')).watchCommand,
   bench: async () => (await import('./commands/bench.js')).benchCommand,
+  store: async () => (await import('./commands/store.js')).storeCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
