@@ -30,6 +30,7 @@ export const ErrorCode = {
   // 6xxx: simulator and evaluation
   ScenarioUnknown: 6001,
   SimStalled: 6002,
+  CsvInvalid: 6003,
   // 9xxx: internal invariants (a bug in tinyqa)
   Internal: 9001,
 } as const;
