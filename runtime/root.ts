@@ -121,3 +121,12 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
     },
   };
 }
+
+/**
+ * The pipeline alone, for offline work (`tinyqa score`, evaluations, calibration): messages are
+ * handed in directly and device times are already wall times. Built here so that offline and live
+ * judging can never differ in how the graph is put together.
+ */
+export function createOfflinePipeline(config: Readonly<TinyqaConfig>, onVerdict: (v: Verdict) => void, log: Logger = createLogger('silent')): Pipeline {
+  return new Pipeline({ device: config.device, window: config.window, qa: config.qa, profileHash: null, toWallMs: (ms) => ms }, onVerdict, log);
+}
