@@ -81,6 +81,13 @@ if (existsSync(join(ptyDir, 'LICENSE'))) cpSync(join(ptyDir, 'LICENSE'), join(pt
 
 import { writeFileSync } from 'node:fs';
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+// The charting library the HTML reports inline (sim/report/html.ts), with its licence.
+const uplotDist = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+mkdirSync(join(outdir, 'assets'), { recursive: true });
+cpSync(join(uplotDist, 'uPlot.iife.min.js'), join(outdir, 'assets', 'uPlot.iife.min.js'));
+cpSync(join(uplotDist, 'uPlot.min.css'), join(outdir, 'assets', 'uPlot.min.css'));
+cpSync(join(uplotDist, '..', 'LICENSE'), join(outdir, 'assets', 'uPlot.LICENSE'));
+
 const js = statSync(join(outdir, 'tinyqa.mjs')).size;
 process.stdout.write(`built ${join(outdir, 'tinyqa.mjs')} (${(js / 1024).toFixed(0)} KB minified JavaScript) + native addons in ${join(outdir, 'native')} in ${Date.now() - started} ms\n`);
 if (result.warnings.length) process.exitCode = 0;

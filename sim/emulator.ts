@@ -56,6 +56,8 @@ export class FirmwareEmulator {
   /** Commands received, in order, with the status the device answered. */
   readonly commandLog: { id: number; code: number; arg?: number; status: number; repeat: boolean }[] = [];
   rateHz: number;
+  /** Called with every batch sent: device time of its first sample (ms since boot), period, values. */
+  onBatch: ((deviceMs: number, periodMs: number, channels: number, values: Float32Array) => void) | undefined;
   private stopped = false;
   private deviceMs = 0;
   private readonly enc = new MessageEncoder();
@@ -190,7 +192,9 @@ export class FirmwareEmulator {
         this.stats.garbageBursts++;
         await this.write(junk);
       }
-      await this.sendMessage({ type: 'samples', channels: C, period_us: periodUs, values: n === batch ? values : values.slice(0, n * C) });
+      const sent = n === batch ? values : values.slice(0, n * C);
+      this.onBatch?.(this.deviceMs, periodUs / 1000, C, sent);
+      await this.sendMessage({ type: 'samples', channels: C, period_us: periodUs, values: sent });
       this.stats.samples += n;
       k += n;
       this.deviceMs += (n * periodUs) / 1000;

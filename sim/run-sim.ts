@@ -14,7 +14,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { FirmwareEmulator, type EmulatorStats } from './emulator.js';
 import { openPtyPair } from './pty.js';
 import { getScenario } from './scenarios/index.js';
-import type { FaultKind } from './scenarios/scenario.js';
+import type { FaultKind, Scenario } from './scenarios/scenario.js';
+import { writeReport, type Report } from './report/html.js';
 
 export interface SimOptions {
   scenario: string;
@@ -32,6 +33,8 @@ export interface SimOptions {
   log: Logger;
   clock?: Clock;
   onVerdict?: (v: Verdict) => void;
+  /** Write a self-contained HTML report of the signals, window verdicts and scores here. */
+  report?: string;
   /** Called once everything is up, with the broker URL and the pseudo-terminal path. */
   onReady?: (info: { brokerUrl: string; serialPath: string; device: string; topicPrefix: string }) => void;
 }
@@ -95,12 +98,14 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     );
     let verdicts = 0;
     let failed = 0;
+    const seen: Verdict[] = [];
     const runtime = createRuntime(config, {
       clock,
       log,
       onVerdict: (v) => {
         verdicts++;
         if (Object.values(v.parents).includes('fail')) failed++;
+        if (o.report) seen.push(v);
         o.onVerdict?.(v);
       },
     });
@@ -125,6 +130,8 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
       clock,
     );
     pty.onData((bytes) => emulator.receive(bytes));
+    const recorder = o.report ? new SignalRecorder(scenario.channels.length) : undefined;
+    if (recorder) emulator.onBatch = (ms, period, C, values) => recorder.add(emulator.bootEpochMs + ms, period, C, values);
     expose(emulator);
     const stats = await emulator.run();
 
@@ -148,9 +155,69 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     if (!flushed) log.warn?.(`${runtime.publisher.counters.queued + runtime.publisher.counters.inflight} verdicts were not acknowledged by the broker before exit`);
     const counters = runtime.counters();
     await runtime.stop();
+    if (o.report && recorder) {
+      writeReport(o.report, simReport(scenario, recorder, seen, counters, o));
+      log.info?.(`report written to ${o.report}`);
+    }
     return { verdicts, failed, emulator: stats, counters, episodes: emulator.episodeSpans(stats.samples / scenario.rateHz), brokerUrl, flushed };
   } finally {
     pty.close();
     await broker?.close();
   }
+}
+
+/** Keeps what the emulated firmware sent, decimated to a plottable size. */
+class SignalRecorder {
+  readonly times: number[] = [];
+  readonly values: (number | null)[][];
+  constructor(channels: number) {
+    this.values = Array.from({ length: channels }, () => []);
+  }
+  add(t0: number, periodMs: number, C: number, v: Float32Array): void {
+    for (let i = 0; i < v.length / C; i++) {
+      this.times.push(t0 + i * periodMs);
+      for (let c = 0; c < C; c++) {
+        const x = v[i * C + c]!;
+        this.values[c]!.push(Number.isNaN(x) ? null : x);
+      }
+    }
+  }
+}
+
+const MAX_POINTS = 60_000;
+
+function simReport(scenario: Scenario, rec: SignalRecorder, verdicts: Verdict[], counters: Record<string, number>, o: SimOptions): Report {
+  const stride = Math.max(1, Math.ceil(rec.times.length / MAX_POINTS));
+  const pick = <T>(a: T[]) => a.filter((_, i) => i % stride === 0);
+  const times = pick(rec.times);
+  return {
+    title: `tinyqa sim — ${scenario.name}`,
+    subtitle: scenario.description,
+    summary: {
+      verdicts: verdicts.length,
+      'failed windows': verdicts.filter((v) => Object.values(v.parents).includes('fail')).length,
+      faults: [...o.faults].join(', ') || 'none',
+      'samples per channel': rec.times.length,
+      'frames decoded': counters.frames ?? 0,
+      'discarded bytes': counters.discarded_bytes ?? 0,
+      ...(stride > 1 ? { 'plotted': `every ${stride}th sample` } : {}),
+    },
+    sections: scenario.channels.map((ch, c) => {
+      const vs = verdicts.filter((v) => v.stream === ch.name);
+      const score = times.map((t) => {
+        const v = vs.find((x) => t >= x.t0 && t <= x.t1);
+        return v ? Math.max(...Object.values(v.children).map((k) => Math.min(1, k.score / Math.max(1e-9, 2 * k.threshold || 1)))) : null;
+      });
+      return {
+        kind: 'timeseries' as const,
+        title: ch.name,
+        unit: ch.unit,
+        times,
+        values: pick(rec.values[c]!),
+        windows: vs.map((v) => ({ t0: v.t0, t1: v.t1, fail: Object.values(v.parents).includes('fail'), label: v.failed.join(', ') })),
+        score,
+        scoreLabel: 'worst child score / (2 × threshold)',
+      };
+    }),
+  };
 }

@@ -31,6 +31,7 @@ export const ErrorCode = {
   ScenarioUnknown: 6001,
   SimStalled: 6002,
   CsvInvalid: 6003,
+  ReportFailed: 6004,
   // 9xxx: internal invariants (a bug in tinyqa)
   Internal: 9001,
 } as const;

@@ -168,3 +168,32 @@ export function evalFaults(o: { scenario: string; seed: number; seconds: number;
     elapsed_s: Number(((performance.now() - t0) / 1000).toFixed(2)),
   };
 }
+
+/** The fault suite as an HTML report: robustness curves (recall vs magnitude) and the table. */
+export function faultsReportPage(r: FaultsReport): import('../report/html.js').Report {
+  const kinds = [...new Set(r.faults.map((f) => f.fault))];
+  return {
+    title: `tinyqa eval faults — ${r.scenario}`,
+    subtitle: `Fault injection over the ${r.scenario} scenario, windows of ${r.window} samples, seed ${r.seed}`,
+    summary: { 'clean windows': r.clean_windows, 'false-alarm rate on clean windows': r.false_alarm_rate, 'elapsed (s)': r.elapsed_s },
+    sections: [
+      ...kinds.map((k) => {
+        const rows = r.faults.filter((f) => f.fault === k);
+        return {
+          kind: 'curves' as const,
+          title: `${k}: recall vs magnitude (${rows[0]!.unit})`,
+          xLabel: 'magnitude',
+          yLabel: 'recall',
+          logX: true,
+          curves: [{ name: k, x: rows.map((f) => f.magnitude), y: rows.map((f) => f.recall) }],
+        };
+      }),
+      {
+        kind: 'table' as const,
+        title: 'Every fault and magnitude',
+        columns: ['fault', 'magnitude', 'unit', 'recall', 'false-alarm rate', 'delay (windows)', 'episodes', 'documented'],
+        rows: r.faults.map((f) => [f.fault, f.magnitude, f.unit, f.recall, f.false_alarm_rate, f.delay_windows, f.episodes, f.documented ? 'yes' : '']),
+      },
+    ],
+  };
+}

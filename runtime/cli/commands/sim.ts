@@ -21,6 +21,8 @@ Options:
   --window N        samples per window (default: 100); verdicts every N samples per stream
   --broker URL      publish to this broker instead of starting the embedded one
   --json            print each verdict as one JSON object per line (the published payload)
+  --report FILE     also write a self-contained HTML page plotting the signals, the failing windows
+                    and the scores
   --log LEVEL       ${LOG_LEVELS.join('|')} (default: info; warn with --json)
   -h, --help        show this help
 
@@ -42,6 +44,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     broker: { type: 'string' },
     json: { type: 'boolean' },
     log: { type: 'string' },
+    report: { type: 'string' },
   });
   if (a.help) {
     process.stdout.write(SIM_HELP);
@@ -74,6 +77,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     seed,
     garbageProbability: garbage,
     ...(typeof a.broker === 'string' ? { broker: a.broker } : {}),
+    ...(typeof a.report === 'string' ? { report: a.report } : {}),
     config: { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) },
     log,
     onVerdict: (v) => process.stdout.write((json ? JSON.stringify(v) : formatVerdict(v, style)) + '\n'),

@@ -1,0 +1,148 @@
+import { resolve } from 'node:path';
+import { ErrorCode, TinyqaError } from '../../core/errors.js';
+import { numberOption, parse } from '../args.js';
+
+/**
+ * `tinyqa eval <what>` (DESIGN §9): evaluations that print figures with baselines. Each evaluation
+ * is one entry of EVALUATIONS (a line of help and a runner); its harness lives under sim/eval/ and
+ * is imported only when it runs, so the gateway runtime never loads it.
+ */
+interface Evaluation {
+  /** One line (or a few, indented by 12) for the help text. */
+  readonly summary: string;
+  readonly options: string;
+  readonly run: (argv: string[]) => Promise<number>;
+}
+
+const EVALUATIONS: Record<string, Evaluation> = {
+  nab: {
+    summary:
+      'Numenta Anomaly Benchmark: every series streamed through the online anomaly detector\n' +
+      '            (runtime/anomaly), scored with the NAB rules for the three profiles, beside the\n' +
+      '            null, random and always-alarm baselines',
+    options:
+      '  --data DIR     NAB folder (default: shared/data/nab beside the repository)\n' +
+      '  --files LIST   only these series, comma-separated (e.g. nyc_taxi.csv,realTweets/Twitter_volume_KO.csv)\n' +
+      '  --seed N       seed of the random baseline (default: 1)\n',
+    run: evalNab,
+  },
+  faults: {
+    summary:
+      'fault-injection suite: every fault kind at growing magnitudes injected into the shipped\n' +
+      '            scenario; recall, false-alarm rate on clean windows and detection delay per\n' +
+      '            fault and magnitude, against the DESIGN §8 targets',
+    options:
+      '  --scenario NAME  scenario (default: pump)\n' +
+      '  --seconds S      seconds of scenario per run (default: 600)\n' +
+      '  --seed N         scenario seed (default: 1)\n' +
+      '  --window N       samples per window (default: 100)\n' +
+      '  --faults LIST    only these faults, comma-separated\n',
+    run: evalFaultsCommand,
+  },
+};
+
+export const EVAL_HELP = `Usage: tinyqa eval <what> [options]
+
+Evaluations that print figures with baselines (progress goes to stderr).
+
+What:
+${Object.entries(EVALUATIONS)
+  .map(([name, e]) => `  ${name.padEnd(9)} ${e.summary}`)
+  .join('\n')}
+${Object.entries(EVALUATIONS)
+  .map(([name, e]) => `\nOptions of ${name}:\n${e.options}`)
+  .join('')}
+Options of every evaluation:
+  --json         print one JSON object
+  --report FILE  also write a self-contained HTML page with the figures and plots
+  -h, --help     show this help
+`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const [what, ...rest] = argv;
+  if (what === undefined || what === '-h' || what === '--help') {
+    process.stdout.write(EVAL_HELP);
+    return what === undefined ? 2 : 0;
+  }
+  const evaluation = EVALUATIONS[what];
+  if (!evaluation) {
+    throw new TinyqaError(ErrorCode.UsageInvalid, `eval: unknown evaluation "${what}"`, { hint: `available: ${Object.keys(EVALUATIONS).join(', ')}` });
+  }
+  return evaluation.run(rest);
+}
+
+function progressLine(done: number, total: number, name: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Keval nab: ${done}/${total} ${name}${done === total ? '\n' : ''}`);
+  else process.stderr.write(`eval nab: ${done}/${total} ${name}\n`);
+}
+
+async function evalNab(argv: string[]): Promise<number> {
+  const a = parse('eval nab', argv, { data: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
+  if (a.help) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  const seed = numberOption('eval nab', 'seed', a.seed, 0, 2 ** 32 - 1);
+  const files = typeof a.files === 'string' ? a.files.split(',').map((f) => f.trim()).filter((f) => f !== '') : undefined;
+  const { runNab } = await import('../../../sim/eval/nab/run.js');
+  const r = runNab({
+    ...(typeof a.data === 'string' ? { dataDir: resolve(a.data) } : {}),
+    ...(files ? { files } : {}),
+    ...(seed === undefined ? {} : { seed }),
+    progress: progressLine,
+  });
+  if (a.json) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  const { formatNabReport } = await import('../../../sim/eval/nab/format.js');
+  process.stdout.write(formatNabReport(r));
+  return 0;
+}
+
+async function evalFaultsCommand(argv: string[]): Promise<number> {
+  const a = parse('eval faults', argv, {
+    scenario: { type: 'string' },
+    seconds: { type: 'string' },
+    seed: { type: 'string' },
+    window: { type: 'string' },
+    faults: { type: 'string' },
+    json: { type: 'boolean' },
+    report: { type: 'string' },
+  });
+  if (a.help) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  const { evalFaults, faultsReportPage } = await import('../../../sim/eval/faults.js');
+  const { INJECTED_FAULTS } = await import('../../../sim/faults.js');
+  const faults = typeof a.faults === 'string' ? a.faults.split(',').map((f) => f.trim()) : undefined;
+  for (const f of faults ?? []) {
+    if (!(INJECTED_FAULTS as readonly string[]).includes(f)) throw new TinyqaError(ErrorCode.UsageInvalid, `eval faults: unknown fault "${f}"`, { hint: `faults: ${INJECTED_FAULTS.join(', ')}` });
+  }
+  const r = evalFaults({
+    scenario: typeof a.scenario === 'string' ? a.scenario : 'pump',
+    seconds: numberOption('eval faults', 'seconds', a.seconds, 60, 86_400) ?? 600,
+    seed: numberOption('eval faults', 'seed', a.seed, 0, 2 ** 32 - 1) ?? 1,
+    window: numberOption('eval faults', 'window', a.window, 8, 65_536) ?? 100,
+    ...(faults ? { faults: faults as (typeof INJECTED_FAULTS)[number][] } : {}),
+    progress: (m) => process.stderr.write(`eval faults: ${m}\n`),
+  });
+  if (typeof a.report === 'string') {
+    const { writeReport } = await import('../../../sim/report/html.js');
+    writeReport(a.report, faultsReportPage(r));
+    process.stderr.write(`eval faults: report written to ${a.report}\n`);
+  }
+  if (a.json) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  const hard = new Set(['missing', 'stuck', 'range']);
+  process.stdout.write(`fault suite on ${r.scenario}: ${r.clean_windows} clean windows, false-alarm rate ${(100 * r.false_alarm_rate).toFixed(2)} % (target ≤ ${100 * r.targets.false_alarm_rate} %)\n`);
+  process.stdout.write(`${'fault'.padEnd(8)} ${'magnitude'.padStart(9)}  recall  delay  target\n`);
+  for (const f of r.faults) {
+    const target = f.documented ? `≥ ${hard.has(f.fault) ? r.targets.recall_hard : r.targets.recall_soft}` : '';
+    process.stdout.write(`${f.fault.padEnd(8)} ${String(f.magnitude).padStart(9)}  ${f.recall.toFixed(3)}  ${f.delay_windows === null ? '    —' : String(f.delay_windows).padStart(5)}  ${target}\n`);
+  }
+  return 0;
+}
