@@ -14,6 +14,7 @@ Commands:
   sim      laptop mode: simulated firmware → pseudo-terminal → runtime → MQTT, verdicts streaming
   run      gateway mode: a real serial device, an external broker (--config FILE)
   watch    subscribe to a broker and show verdicts live
+  score    offline: anomaly score and verdict per record of a CSV (score --csv FILE)
   eval     evaluations with figures and baselines (eval nab, eval faults)
   bench    benchmarks with figures, targets and peer ratios (bench framing)
   store    read back the windows the policy diverted or quarantined (store read)
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./commands/bench.js')).benchCommand,
   store: async () => (await import('./commands/store.js')).storeCommand,
   eval: async () => (await import('./commands/eval.js')).evalCommand,
+  score: async () => (await import('./commands/score.js')).scoreCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
