@@ -22,6 +22,8 @@ export interface RuntimeParts {
   log?: Logger;
   transport?: Transport;
   publisher?: Publisher;
+  /** Hash of the calibration profile merged into the config, reported in every verdict. */
+  profileHash?: string;
   /** Called with every verdict after it was handed to the publisher (e.g. to print it). */
   onVerdict?: (v: Verdict) => void;
 }
@@ -82,7 +84,7 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
   });
   const onVerdict = parts.onVerdict;
   const pipeline = new Pipeline(
-    { device: config.device, window: config.window, qa: config.qa, profileHash: null, toWallMs: (ms) => link.toWallMs(ms) },
+    { device: config.device, window: config.window, qa: config.qa, profileHash: parts.profileHash ?? null, toWallMs: (ms) => link.toWallMs(ms) },
     (v) => {
       publisher.publishVerdict(v);
       onVerdict?.(v);
@@ -127,6 +129,6 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
  * handed in directly and device times are already wall times. Built here so that offline and live
  * judging can never differ in how the graph is put together.
  */
-export function createOfflinePipeline(config: Readonly<TinyqaConfig>, onVerdict: (v: Verdict) => void, log: Logger = createLogger('silent')): Pipeline {
-  return new Pipeline({ device: config.device, window: config.window, qa: config.qa, profileHash: null, toWallMs: (ms) => ms }, onVerdict, log);
+export function createOfflinePipeline(config: Readonly<TinyqaConfig>, onVerdict: (v: Verdict) => void, log: Logger = createLogger('silent'), profileHash: string | null = null): Pipeline {
+  return new Pipeline({ device: config.device, window: config.window, qa: config.qa, profileHash, toWallMs: (ms) => ms }, onVerdict, log);
 }

@@ -34,7 +34,7 @@ function resolveRel(file: string, spec: string): string {
 }
 
 /** CLI commands that load sim/ lazily (dynamic import) for their laptop-only work. */
-const LAZY_SIM_LOADERS = ['runtime/cli/commands/sim.ts', 'runtime/cli/commands/eval.ts', 'runtime/cli/commands/score.ts'];
+const LAZY_SIM_LOADERS = ['runtime/cli/commands/sim.ts', 'runtime/cli/commands/eval.ts', 'runtime/cli/commands/score.ts', 'runtime/cli/commands/calibrate.ts'];
 
 /** Layer of a runtime file: 1 pure bottom … 5 command line. */
 function layer(file: string): number {

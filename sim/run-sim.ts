@@ -16,6 +16,8 @@ import { openPtyPair } from './pty.js';
 import { getScenario } from './scenarios/index.js';
 import type { FaultKind, Scenario } from './scenarios/scenario.js';
 import { writeReport, type Report } from './report/html.js';
+import { writeFileSync } from 'node:fs';
+import { ErrorCode as Codes, TinyqaError as CodedError, errorMessage } from '../runtime/core/errors.js';
 
 export interface SimOptions {
   scenario: string;
@@ -35,6 +37,10 @@ export interface SimOptions {
   onVerdict?: (v: Verdict) => void;
   /** Write a self-contained HTML report of the signals, window verdicts and scores here. */
   report?: string;
+  /** Write the emulated signal as a CSV (timestamp ms + channels) here, e.g. as calibration data. */
+  record?: string;
+  /** A calibration profile's hash, reported in every verdict (its children are already in `config`). */
+  profileHash?: string;
   /** Called once everything is up, with the broker URL and the pseudo-terminal path. */
   onReady?: (info: { brokerUrl: string; serialPath: string; device: string; topicPrefix: string }) => void;
 }
@@ -102,6 +108,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     const runtime = createRuntime(config, {
       clock,
       log,
+      ...(o.profileHash ? { profileHash: o.profileHash } : {}),
       onVerdict: (v) => {
         verdicts++;
         if (Object.values(v.parents).includes('fail')) failed++;
@@ -130,7 +137,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
       clock,
     );
     pty.onData((bytes) => emulator.receive(bytes));
-    const recorder = o.report ? new SignalRecorder(scenario.channels.length) : undefined;
+    const recorder = o.report || o.record ? new SignalRecorder(scenario.channels.length) : undefined;
     if (recorder) emulator.onBatch = (ms, period, C, values) => recorder.add(emulator.bootEpochMs + ms, period, C, values);
     expose(emulator);
     const stats = await emulator.run();
@@ -158,6 +165,10 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     if (o.report && recorder) {
       writeReport(o.report, simReport(scenario, recorder, seen, counters, o));
       log.info?.(`report written to ${o.report}`);
+    }
+    if (o.record && recorder) {
+      writeCsv(o.record, scenario.channels.map((c) => c.name), recorder);
+      log.info?.(`${recorder.times.length} samples recorded to ${o.record}`);
     }
     return { verdicts, failed, emulator: stats, counters, episodes: emulator.episodeSpans(stats.samples / scenario.rateHz), brokerUrl, flushed };
   } finally {
@@ -220,4 +231,14 @@ function simReport(scenario: Scenario, rec: SignalRecorder, verdicts: Verdict[],
       };
     }),
   };
+}
+
+function writeCsv(path: string, names: string[], rec: SignalRecorder): void {
+  const lines = [['timestamp', ...names].join(',')];
+  for (let i = 0; i < rec.times.length; i++) lines.push([Math.round(rec.times[i]!), ...rec.values.map((v) => (v[i] === null ? '' : String(v[i])))].join(','));
+  try {
+    writeFileSync(path, lines.join('\n') + '\n');
+  } catch (e) {
+    throw new CodedError(Codes.ReportFailed, `cannot write ${path}: ${errorMessage(e)}`);
+  }
 }

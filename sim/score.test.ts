@@ -12,7 +12,7 @@ describe('score over a CSV', () => {
   it('gives every record an anomaly score and the verdict of its window, in file order', () => {
     const table = parseCsv(csv(450, (i) => (Math.sin(i / 7) * 2 + 10 + (i % 3) * 0.01).toFixed(4)), 'wave.csv');
     const out: ScoredRecord[] = [];
-    const s = scoreTable(table, scoreConfig(undefined, 'wave.csv'), (r) => out.push(r));
+    const s = scoreTable(table, scoreConfig(undefined, 'wave.csv'), null, (r) => out.push(r));
     expect(out).toHaveLength(450);
     expect(out.map((r) => r.t)).toEqual(Array.from(table.times));
     expect(s.windows).toBe(4);
@@ -24,7 +24,7 @@ describe('score over a CSV', () => {
   it('scores a late, never-seen level shift far above the record before it', () => {
     const table = parseCsv(csv(600, (i) => (i < 500 ? 10 + Math.sin(i) * 0.1 : 50).toString()), 'shift.csv');
     const out: ScoredRecord[] = [];
-    scoreTable(table, scoreConfig(undefined, 'shift.csv'), (r) => out.push(r));
+    scoreTable(table, scoreConfig(undefined, 'shift.csv'), null, (r) => out.push(r));
     expect(out[500]!.anomaly_score).toBeGreaterThan(0.9);
     expect(out[499]!.anomaly_score).toBeLessThan(0.5);
   });
@@ -32,7 +32,7 @@ describe('score over a CSV', () => {
   it('fails the windows of a stuck stretch and keeps missing cells as missing', () => {
     const table = parseCsv(csv(300, (i) => (i >= 100 && i < 200 ? '7' : i === 250 ? '' : (10 + Math.sin(i) + (i % 5) * 0.013).toFixed(5))), 'stuck.csv');
     const out: ScoredRecord[] = [];
-    const s = scoreTable(table, scoreConfig(undefined, 'stuck.csv'), (r) => out.push(r));
+    const s = scoreTable(table, scoreConfig(undefined, 'stuck.csv'), null, (r) => out.push(r));
     expect(out[150]!.verdict).toBe('fail');
     expect(out[150]!.failed).toContain('flatline');
     expect(out[50]!.verdict).toBe('pass');

@@ -37,7 +37,7 @@ export function scoreConfig(given: Record<string, unknown> | undefined, name: st
   return validateConfig({ device, ...given, serial: { path: '(csv)', ...((given?.serial as object) ?? {}) } }, 'score config');
 }
 
-export function scoreTable(table: CsvTable, config: Readonly<TinyqaConfig>, emit: (r: ScoredRecord) => void): ScoreSummary {
+export function scoreTable(table: CsvTable, config: Readonly<TinyqaConfig>, profileHash: string | null, emit: (r: ScoredRecord) => void): ScoreSummary {
   const size = config.window.size;
   const C = table.channels.length;
   const detectors = table.channels.map(() => createAnomalyDetector());
@@ -53,6 +53,8 @@ export function scoreTable(table: CsvTable, config: Readonly<TinyqaConfig>, emit
       list.push(v);
       verdictsByWindow.set(windowIndex, list);
     },
+    undefined,
+    profileHash,
   );
   // Physical ranges are unknown for a CSV: validity is then inactive (±∞); a config can't set them yet.
   const hello: Hello = {

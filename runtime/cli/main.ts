@@ -14,6 +14,7 @@ Commands:
   sim      laptop mode: simulated firmware → pseudo-terminal → runtime → MQTT, verdicts streaming
   run      gateway mode: a real serial device, an external broker (--config FILE)
   watch    subscribe to a broker and show verdicts live
+  calibrate  robustness testing + dimension selection on clean data → a profile (calibrate --csv F --out P)
   score    offline: anomaly score and verdict per record of a CSV (score --csv FILE)
   eval     evaluations with figures and baselines (eval nab, eval faults)
   bench    benchmarks with figures, targets and peer ratios (bench framing)
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   store: async () => (await import('./commands/store.js')).storeCommand,
   eval: async () => (await import('./commands/eval.js')).evalCommand,
   score: async () => (await import('./commands/score.js')).scoreCommand,
+  calibrate: async () => (await import('./commands/calibrate.js')).calibrateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

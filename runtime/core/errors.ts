@@ -8,6 +8,7 @@ export const ErrorCode = {
   // 1xxx: configuration and command line
   ConfigInvalid: 1001,
   ConfigUnreadable: 1002,
+  ProfileInvalid: 1004,
   UsageInvalid: 1003,
   // 2xxx: transport (serial link, pseudo-terminal)
   SerialNotFound: 2001,

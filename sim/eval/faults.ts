@@ -10,7 +10,7 @@
  * The clean replay uses the same seed and no injected faults, so it is the matching control.
  */
 
-import { validateConfig } from '../../runtime/config/schema.js';
+import { validateConfig, type TinyqaConfig } from '../../runtime/config/schema.js';
 import type { FrameHeader } from '../../runtime/framing/frame.js';
 import type { Hello } from '../../runtime/framing/messages.js';
 import type { Verdict } from '../../runtime/qa/types.js';
@@ -32,6 +32,8 @@ export interface FaultResult {
 
 export interface FaultsReport {
   scenario: string;
+  /** The calibration profile judged with, or null for the default graph. */
+  profile: string | null;
   seed: number;
   window: number;
   clean_windows: number;
@@ -41,7 +43,7 @@ export interface FaultsReport {
   elapsed_s: number;
 }
 
-interface Replay {
+export interface Replay {
   hello: Hello;
   times: Float64Array;
   /** values[c][i] */
@@ -67,8 +69,13 @@ function cleanReplay(scenarioName: string, seconds: number, seed: number): Repla
 }
 
 /** Runs a replay through the offline pipeline; returns verdicts per stream in order. */
-function judge(r: Replay, windowSize: number): Map<string, Verdict[]> {
-  const config = validateConfig({ device: r.hello.device, serial: { path: '/dev/null' }, window: { size: windowSize, hop: windowSize }, log: { level: 'silent' } });
+function judge(r: Replay, windowSize: number, qa?: Record<string, unknown>): Map<string, Verdict[]> {
+  const config = validateConfig({ device: r.hello.device, serial: { path: '/dev/null' }, window: { size: windowSize, hop: windowSize }, ...(qa ? { qa } : {}), log: { level: 'silent' } });
+  return judgeReplay(r, config);
+}
+
+/** Runs a replay through the offline pipeline built from `config` (tumbling windows). */
+export function judgeReplay(r: Replay, config: Readonly<TinyqaConfig>): Map<string, Verdict[]> {
   const out = new Map<string, Verdict[]>();
   const pipeline = createOfflinePipeline(config, (v) => {
     const list = out.get(v.stream) ?? [];
@@ -101,10 +108,20 @@ function judge(r: Replay, windowSize: number): Map<string, Verdict[]> {
 
 const failed = (v: Verdict) => Object.values(v.parents).includes('fail');
 
-export function evalFaults(o: { scenario: string; seed: number; seconds: number; window: number; faults?: InjectedFault[]; progress?: (m: string) => void }): FaultsReport {
+export function evalFaults(o: {
+  scenario: string;
+  seed: number;
+  seconds: number;
+  window: number;
+  faults?: InjectedFault[];
+  /** qa config section to judge with (e.g. from a calibration profile); defaults otherwise. */
+  qa?: Record<string, unknown>;
+  profile?: string;
+  progress?: (m: string) => void;
+}): FaultsReport {
   const t0 = performance.now();
   const base = cleanReplay(o.scenario, o.seconds, o.seed);
-  const clean = judge(base, o.window);
+  const clean = judge(base, o.window, o.qa);
   const cleanVerdicts = [...clean.values()].flat();
   const cleanFar = cleanVerdicts.filter(failed).length / Math.max(1, cleanVerdicts.length);
   const s = getScenario(o.scenario);
@@ -129,7 +146,7 @@ export function evalFaults(o: { scenario: string; seed: number; seconds: number;
         const ch = s.channels[sp.channel]!;
         applyFault(fault, magnitude, r.values[sp.channel]!, r.times, sp, { sigma: noiseSigma(base.values[sp.channel]!.subarray(0, 20 * W)), min: ch.min, max: ch.max, periodMs: base.periodMs, rng });
       }
-      const verdicts = judge(r, W);
+      const verdicts = judge(r, W, o.qa);
       let detected = 0;
       const delays: number[] = [];
       for (const sp of spans) {
@@ -159,6 +176,7 @@ export function evalFaults(o: { scenario: string; seed: number; seconds: number;
   }
   return {
     scenario: o.scenario,
+    profile: o.profile ?? null,
     seed: o.seed,
     window: W,
     clean_windows: cleanVerdicts.length,

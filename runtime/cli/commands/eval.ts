@@ -36,7 +36,8 @@ const EVALUATIONS: Record<string, Evaluation> = {
       '  --seconds S      seconds of scenario per run (default: 600)\n' +
       '  --seed N         scenario seed (default: 1)\n' +
       '  --window N       samples per window (default: 100)\n' +
-      '  --faults LIST    only these faults, comma-separated\n',
+      '  --faults LIST    only these faults, comma-separated\n' +
+      '  --profile FILE   judge with a calibration profile (default: the default graph)\n',
     run: evalFaultsCommand,
   },
 };
@@ -109,6 +110,7 @@ async function evalFaultsCommand(argv: string[]): Promise<number> {
     faults: { type: 'string' },
     json: { type: 'boolean' },
     report: { type: 'string' },
+    profile: { type: 'string' },
   });
   if (a.help) {
     process.stdout.write(EVAL_HELP);
@@ -120,11 +122,24 @@ async function evalFaultsCommand(argv: string[]): Promise<number> {
   for (const f of faults ?? []) {
     if (!(INJECTED_FAULTS as readonly string[]).includes(f)) throw new TinyqaError(ErrorCode.UsageInvalid, `eval faults: unknown fault "${f}"`, { hint: `faults: ${INJECTED_FAULTS.join(', ')}` });
   }
+  let qa: Record<string, unknown> | undefined;
+  let window = numberOption('eval faults', 'window', a.window, 8, 65_536);
+  let profile: string | undefined;
+  if (typeof a.profile === 'string') {
+    const { loadQaProfile, withQaProfile } = await import('../../config/qa-profile.js');
+    const p = loadQaProfile(a.profile);
+    const merged = withQaProfile({}, p);
+    qa = merged.qa as Record<string, unknown>;
+    window = p.window;
+    profile = p.hash;
+  }
   const r = evalFaults({
+    ...(qa ? { qa } : {}),
+    ...(profile ? { profile } : {}),
     scenario: typeof a.scenario === 'string' ? a.scenario : 'pump',
     seconds: numberOption('eval faults', 'seconds', a.seconds, 60, 86_400) ?? 600,
     seed: numberOption('eval faults', 'seed', a.seed, 0, 2 ** 32 - 1) ?? 1,
-    window: numberOption('eval faults', 'window', a.window, 8, 65_536) ?? 100,
+    window: window ?? 100,
     ...(faults ? { faults: faults as (typeof INJECTED_FAULTS)[number][] } : {}),
     progress: (m) => process.stderr.write(`eval faults: ${m}\n`),
   });
@@ -138,7 +153,7 @@ async function evalFaultsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const hard = new Set(['missing', 'stuck', 'range']);
-  process.stdout.write(`fault suite on ${r.scenario}: ${r.clean_windows} clean windows, false-alarm rate ${(100 * r.false_alarm_rate).toFixed(2)} % (target ≤ ${100 * r.targets.false_alarm_rate} %)\n`);
+  process.stdout.write(`fault suite on ${r.scenario}${r.profile ? ` with profile ${r.profile}` : ' with the default graph'}: ${r.clean_windows} clean windows, false-alarm rate ${(100 * r.false_alarm_rate).toFixed(2)} % (target ≤ ${100 * r.targets.false_alarm_rate} %)\n`);
   process.stdout.write(`${'fault'.padEnd(8)} ${'magnitude'.padStart(9)}  recall  delay  target\n`);
   for (const f of r.faults) {
     const target = f.documented ? `≥ ${hard.has(f.fault) ? r.targets.recall_hard : r.targets.recall_soft}` : '';

@@ -3,6 +3,7 @@ import { describeConfig, validateConfig, type TinyqaConfig } from '../../config/
 import { ErrorCode, TinyqaError, errorMessage } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import { createRuntime } from '../../root.js';
+import { loadQaProfile, withQaProfile, type LoadedProfile } from '../../config/qa-profile.js';
 import { parse } from '../args.js';
 import { formatVerdict, styleFor } from '../format.js';
 
@@ -17,6 +18,7 @@ Options:
   --config FILE   JSON config file (required); keys below
   --json          also print each verdict as a JSON line on stdout
   --quiet         print no verdicts (logs still go to stderr)
+  --profile FILE  judge with a calibration profile (tinyqa calibrate); verdicts carry its hash
   -h, --help      show this help
 
 Example config:
@@ -28,7 +30,7 @@ Config keys (type, range; default — why):
 ${describeConfig().join('\n')}
 `;
 
-export function loadConfigFile(path: string): Readonly<TinyqaConfig> {
+export function loadConfigFile(path: string, profile?: LoadedProfile): Readonly<TinyqaConfig> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -41,21 +43,23 @@ export function loadConfigFile(path: string): Readonly<TinyqaConfig> {
   } catch (e) {
     throw new TinyqaError(ErrorCode.ConfigUnreadable, `config file ${path} is not valid JSON: ${errorMessage(e)}`, { hint: 'fix the JSON syntax (no comments or trailing commas)' });
   }
-  return validateConfig(obj, `config file ${path}`);
+  return validateConfig(profile && typeof obj === 'object' && obj !== null ? withQaProfile(obj as Record<string, unknown>, profile) : obj, `config file ${path}`);
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const a = parse('run', argv, { config: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' } });
+  const a = parse('run', argv, { config: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, profile: { type: 'string' } });
   if (a.help) {
     process.stdout.write(RUN_HELP);
     return 0;
   }
   if (typeof a.config !== 'string') throw new TinyqaError(ErrorCode.UsageInvalid, 'run: --config FILE is required', { hint: 'see `tinyqa run --help` for the keys' });
-  const config = loadConfigFile(a.config);
+  const profile = typeof a.profile === 'string' ? loadQaProfile(a.profile) : undefined;
+  const config = loadConfigFile(a.config, profile);
   const log = createLogger(config.log.level);
   const style = styleFor(process.stdout);
   const runtime = createRuntime(config, {
     log,
+    ...(profile ? { profileHash: profile.hash } : {}),
     onVerdict: a.quiet ? undefined : (v) => process.stdout.write((a.json ? JSON.stringify(v) : formatVerdict(v, style)) + '\n'),
   });
   await runtime.start();

@@ -18,13 +18,14 @@ Options:
   --csv FILE      the CSV to score (required)
   --config FILE   a JSON config (its window and qa keys apply; device and serial are not needed)
   --window N      samples per window (default: the config's, 100)
+  --profile FILE  judge with a calibration profile (tinyqa calibrate)
   --json          one JSON object per record: {"t", "anomaly_score", "verdict", "failed"}
                   (default output: CSV with the same columns)
   -h, --help      show this help
 `;
 
 export async function scoreCommand(argv: string[]): Promise<number> {
-  const a = parse('score', argv, { csv: { type: 'string' }, config: { type: 'string' }, window: { type: 'string' }, json: { type: 'boolean' } });
+  const a = parse('score', argv, { csv: { type: 'string' }, config: { type: 'string' }, window: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'string' } });
   if (a.help) {
     process.stdout.write(SCORE_HELP);
     return 0;
@@ -40,12 +41,19 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   }
   const window = numberOption('score', 'window', a.window, 8, 65_536);
   if (window !== undefined) given = { ...given, window: { size: window, hop: window } };
+  let profileHash: string | null = null;
+  if (typeof a.profile === 'string') {
+    const { loadQaProfile, withQaProfile } = await import('../../config/qa-profile.js');
+    const p = loadQaProfile(a.profile);
+    given = withQaProfile(given ?? {}, p);
+    profileHash = p.hash;
+  }
   const { readCsv } = await import('../../../sim/csv.js');
   const { scoreConfig, scoreTable } = await import('../../../sim/score.js');
   const table = readCsv(a.csv);
   const config = scoreConfig(given, basename(a.csv));
   if (!a.json) process.stdout.write('t,anomaly_score,verdict,failed\n');
-  const s = scoreTable(table, config, (r) =>
+  const s = scoreTable(table, config, profileHash, (r) =>
     process.stdout.write(a.json ? JSON.stringify(r) + '\n' : `${r.t},${r.anomaly_score},${r.verdict ?? ''},${r.failed.join(' ')}\n`),
   );
   process.stderr.write(

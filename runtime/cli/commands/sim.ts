@@ -23,6 +23,8 @@ Options:
   --json            print each verdict as one JSON object per line (the published payload)
   --report FILE     also write a self-contained HTML page plotting the signals, the failing windows
                     and the scores
+  --record FILE     also write the emulated signal as CSV (timestamp ms + channels): calibration data
+  --profile FILE    judge with a calibration profile (tinyqa calibrate); verdicts carry its hash
   --log LEVEL       ${LOG_LEVELS.join('|')} (default: info; warn with --json)
   -h, --help        show this help
 
@@ -45,6 +47,8 @@ export async function simCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     log: { type: 'string' },
     report: { type: 'string' },
+    record: { type: 'string' },
+    profile: { type: 'string' },
   });
   if (a.help) {
     process.stdout.write(SIM_HELP);
@@ -69,6 +73,14 @@ export async function simCommand(argv: string[]): Promise<number> {
   if (typeof faults === 'string') throw new TinyqaError(ErrorCode.UsageInvalid, `sim: --faults: ${faults}`);
 
   const style = styleFor(process.stdout);
+  let config: Record<string, unknown> = { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) };
+  let profileHash: string | undefined;
+  if (typeof a.profile === 'string') {
+    const { loadQaProfile, withQaProfile } = await import('../../config/qa-profile.js');
+    const p = loadQaProfile(a.profile);
+    config = withQaProfile(config, p);
+    profileHash = p.hash;
+  }
   const sim = startSim({
     scenario: typeof a.scenario === 'string' ? a.scenario : 'pump',
     faults,
@@ -78,7 +90,9 @@ export async function simCommand(argv: string[]): Promise<number> {
     garbageProbability: garbage,
     ...(typeof a.broker === 'string' ? { broker: a.broker } : {}),
     ...(typeof a.report === 'string' ? { report: a.report } : {}),
-    config: { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) },
+    config,
+    ...(profileHash ? { profileHash } : {}),
+    ...(typeof a.record === 'string' ? { record: a.record } : {}),
     log,
     onVerdict: (v) => process.stdout.write((json ? JSON.stringify(v) : formatVerdict(v, style)) + '\n'),
     onReady: ({ brokerUrl, serialPath, device, topicPrefix }) =>

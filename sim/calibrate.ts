@@ -1,0 +1,214 @@
+/**
+ * `tinyqa calibrate`: the paper's §3.1 loop — dimension selection, QA model training and robustness
+ * testing — on clean reference data.
+ *
+ * 1. Candidates: every child that can judge this data (integrity children need a live link, and
+ *    relevance/cross_sensor need a profile or channel pairs, so they are left to the config).
+ * 2. Robustness testing: each fault kind of sim/faults.ts is injected at every magnitude of its sweep
+ *    into copies of the clean data (4-window episodes, rotating over channels), and every window is
+ *    judged with all candidates on, keeping each child's score.
+ * 3. Boundaries: a child's threshold is the larger of its documented default and the clean-score
+ *    quantile at 1 − target_far / m (m = candidates: a Bonferroni split of the false-alarm budget),
+ *    so it rises where this data is rougher than the defaults assume and never goes below them.
+ * 4. Selection with a sparsity penalty: starting from none, the child that detects the most
+ *    still-undetected fault episodes is added while it detects more than `lambda` of all episodes;
+ *    children never added are switched off (not computed at run time).
+ * 5. Check: the selected set is replayed on the clean data; while its false-alarm rate exceeds the
+ *    target, the threshold of the child that fails most clean windows is raised to its next clean
+ *    quantile (and the selection repeated) — alternating fitting and selection until stable.
+ * The profile written is what `sim`, `run` and `score` load with `--profile`.
+ */
+
+import { createHash } from 'node:crypto';
+import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
+import { CHILD_PARENT, KNOWN_CHILDREN, type ChildName } from '../runtime/qa/catalog.js';
+import type { Verdict } from '../runtime/qa/types.js';
+import type { CsvTable } from './csv.js';
+import { judgeReplay, type Replay } from './eval/faults.js';
+import { applyFault, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from './faults.js';
+import { Rng } from './random.js';
+
+export interface CalibrateOptions {
+  targetFar: number;
+  lambda: number;
+  window: number;
+  seed: number;
+  progress?: (m: string) => void;
+}
+
+export interface Profile {
+  format: 'tinyqa-profile/1';
+  created: string;
+  source: { csv: string; sha256: string; records: number; channels: string[] };
+  window: number;
+  target_false_alarm_rate: number;
+  measured_false_alarm_rate: number;
+  selected: string[];
+  /** Config overrides for the qa section: enabled and threshold per child. */
+  qa: Record<string, { enabled: boolean; threshold: number }>;
+  robustness: { fault: string; magnitude: number; recall: number }[];
+  /** sha256 of the canonical qa section and window: what verdicts report as `profile`. */
+  hash: string;
+}
+
+const NEEDS_CONTEXT = new Set<ChildName>(['frame_integrity', 'sequence_continuity', 'clock_sanity', 'relevance', 'cross_sensor', 'validity']);
+const CANDIDATES = KNOWN_CHILDREN.filter((c) => !NEEDS_CONTEXT.has(c));
+// Faults a CSV without physical ranges can be checked against (range needs the sensor's range).
+const SWEEP_FAULTS: InjectedFault[] = INJECTED_FAULTS.filter((f) => f !== 'range');
+
+function replayOf(table: CsvTable): Replay {
+  const C = table.channels.length;
+  const n = table.times.length;
+  const periodMs = n > 1 ? (table.times[n - 1]! - table.times[0]!) / (n - 1) : 1000;
+  return {
+    hello: {
+      type: 'hello',
+      fw: 'csv',
+      device: 'calibration',
+      channels: table.channels.map((name) => ({ name: name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'value', unit: '', min: -Infinity, max: Infinity })),
+      rate_hz: 1000 / periodMs,
+      batch: 10,
+      heartbeat_ms: 1000,
+      commands: [],
+      proto_min: 1,
+    },
+    times: Float64Array.from(table.times),
+    values: Array.from({ length: C }, (_, c) => Float64Array.from(table.values[c]!, (x) => Math.fround(x))),
+    periodMs,
+  };
+}
+
+function configWith(enabled: Iterable<string>, thresholds: Map<string, number>, window: number): Readonly<TinyqaConfig> {
+  const qa: Record<string, unknown> = {};
+  const on = new Set(enabled);
+  for (const c of KNOWN_CHILDREN) {
+    if (NEEDS_CONTEXT.has(c) && c !== 'validity') continue;
+    qa[c] = { enabled: on.has(c), ...(thresholds.has(c) ? { threshold: thresholds.get(c)! } : {}) };
+  }
+  return validateConfig({ device: 'calibration', serial: { path: '(csv)' }, window: { size: window, hop: window }, qa, log: { level: 'silent' } }, 'calibration config');
+}
+
+const flat = (m: Map<string, Verdict[]>) => [...m.values()].flat();
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+interface Episode {
+  fault: InjectedFault;
+  magnitude: number;
+  /** Per window inside the episode: each candidate child's score. */
+  windows: Record<string, number>[];
+}
+
+export function calibrate(table: CsvTable, o: CalibrateOptions): { profile: Profile; defaults: Map<string, number> } {
+  const replay = replayOf(table);
+  const W = o.window;
+  if (replay.times.length < 20 * W) throw new RangeError(`calibration needs at least ${20 * W} records (20 windows of ${W}); the CSV has ${replay.times.length}`);
+  const base = configWith(CANDIDATES, new Map(), W);
+  const defaults = new Map<string, number>(CANDIDATES.map((c) => [c, (base.qa as unknown as Record<string, { threshold: number }>)[c]!.threshold]));
+
+  // Clean scores of every candidate.
+  o.progress?.('judging the clean data with every candidate child');
+  const clean = flat(judgeReplay(replay, base));
+  const cleanScores = new Map<string, number[]>(CANDIDATES.map((c) => [c, clean.map((v) => v.children[c]?.score ?? 0)]));
+
+  // Fault episodes at every magnitude.
+  const episodes: Episode[] = [];
+  const C = replay.values.length;
+  for (const fault of SWEEP_FAULTS) {
+    for (const magnitude of MAGNITUDES[fault].sweep) {
+      const rng = new Rng(o.seed * 104_729 + Math.round(magnitude * 1000));
+      const r: Replay = { ...replay, times: replay.times.slice(), values: replay.values.map((v) => v.slice()) };
+      const spans: { channel: number; start: number; end: number }[] = [];
+      const spanW = fault === 'drift' ? 20 : 4;
+      const every = fault === 'drift' ? 40 : 12;
+      for (let k = 0, w = 6; (w + spanW) * W <= r.times.length; k++, w += every) spans.push({ channel: k % C, start: w * W, end: (w + spanW) * W });
+      for (const sp of spans) {
+        const v = replay.values[sp.channel]!;
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const x of v) if (Number.isFinite(x)) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
+        applyFault(fault, magnitude, r.values[sp.channel]!, r.times, sp, { sigma: noiseSigma(v.subarray(0, 20 * W)), min: lo, max: hi, periodMs: replay.periodMs, rng });
+      }
+      const judged = judgeReplay(r, base);
+      for (const sp of spans) {
+        const list = judged.get(replay.hello.channels[sp.channel]!.name) ?? [];
+        episodes.push({ fault, magnitude, windows: list.slice(sp.start / W, sp.end / W).map((v) => Object.fromEntries(CANDIDATES.map((c) => [c, v.children[c]?.score ?? 0]))) });
+      }
+      o.progress?.(`robustness sweep: ${fault} × ${magnitude} (${spans.length} episodes)`);
+    }
+  }
+
+  // Boundaries from the clean scores (Bonferroni split of the false-alarm budget).
+  const perChild = o.targetFar / CANDIDATES.length;
+  const thresholds = new Map<string, number>();
+  for (const c of CANDIDATES) thresholds.set(c, Math.max(defaults.get(c)!, quantile(cleanScores.get(c)!, 1 - perChild)));
+
+  const detects = (c: string, e: Episode) => e.windows.some((w) => (w[c] ?? 0) > thresholds.get(c)!);
+  let selected: string[] = [];
+  let measuredFar = 1;
+  for (let round = 0; round < 10; round++) {
+    // Greedy forward selection with a sparsity penalty.
+    selected = [];
+    const undetected = new Set(episodes.map((_, i) => i));
+    for (;;) {
+      let best: string | undefined;
+      let gain = 0;
+      for (const c of CANDIDATES) {
+        if (selected.includes(c)) continue;
+        let g = 0;
+        for (const i of undetected) if (detects(c, episodes[i]!)) g++;
+        if (g > gain) (gain = g), (best = c);
+      }
+      if (!best || gain <= o.lambda * episodes.length) break;
+      selected.push(best);
+      for (const i of [...undetected]) if (detects(best, episodes[i]!)) undetected.delete(i);
+    }
+    // Check on clean data with the selected set only.
+    const check = flat(judgeReplay(replay, configWith(selected, thresholds, W)));
+    const failing = check.filter((v) => Object.values(v.parents).includes('fail'));
+    measuredFar = failing.length / Math.max(1, check.length);
+    o.progress?.(`round ${round + 1}: selected ${selected.join(', ') || 'none'}; false-alarm rate on clean windows ${(100 * measuredFar).toFixed(2)} %`);
+    if (measuredFar <= o.targetFar) break;
+    const blame = new Map<string, number>();
+    for (const v of failing) for (const c of v.failed) blame.set(c, (blame.get(c) ?? 0) + 1);
+    const worst = [...blame.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (!worst || !thresholds.has(worst)) break;
+    const scores = cleanScores.get(worst)!.filter((s) => s > thresholds.get(worst)!);
+    thresholds.set(worst, scores.length ? Math.min(...scores) * 1.0001 + 1e-12 : thresholds.get(worst)! * 1.5);
+  }
+
+  // Robustness curves of the final profile.
+  const robustness = [...new Set(episodes.map((e) => `${e.fault}|${e.magnitude}`))].map((key) => {
+    const [fault, mag] = key.split('|') as [string, string];
+    const es = episodes.filter((e) => e.fault === fault && String(e.magnitude) === mag);
+    const hit = es.filter((e) => selected.some((c) => detects(c, e))).length;
+    return { fault, magnitude: Number(mag), recall: Number((hit / Math.max(1, es.length)).toFixed(4)) };
+  });
+
+  const qa: Profile['qa'] = {};
+  for (const c of CANDIDATES) qa[c] = { enabled: selected.includes(c), threshold: Number(thresholds.get(c)!.toPrecision(6)) };
+  const hash = createHash('sha256').update(JSON.stringify({ window: W, qa })).digest('hex').slice(0, 16);
+  const csvHash = createHash('sha256');
+  csvHash.update(table.times);
+  for (const v of table.values) csvHash.update(v);
+  return {
+    defaults,
+    profile: {
+      format: 'tinyqa-profile/1',
+      created: new Date().toISOString(),
+      source: { csv: table.path, sha256: csvHash.digest('hex'), records: table.times.length, channels: table.channels },
+      window: W,
+      target_false_alarm_rate: o.targetFar,
+      measured_false_alarm_rate: Number(measuredFar.toFixed(5)),
+      selected,
+      qa,
+      robustness,
+      hash,
+    },
+  };
+}
+
+export const CALIBRATED_PARENT_OF = CHILD_PARENT;
