@@ -7,6 +7,8 @@ Benchmarks that print figures, targets and peer ratios (measure on a quiet machi
 several runs is reported).
 
 What:
+  qa        the QA graph (every child that runs without a link or site config), window 64, hop 32:
+            samples/s against the DESIGN §8 target of 1 M, beside windowing alone
   framing   decode path, bytes → typed messages, on one core: samples/s with 32-sample frames and
             frames/s with 1-sample frames against the DESIGN §8 targets; the C reference codec's
             bytes/s on this machine as the peer (built with make when gcc is present)
@@ -29,7 +31,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const runs = numberOption('bench', 'runs', a.runs, 1, 100) ?? 5;
-  if (what !== 'framing') throw new TinyqaError(ErrorCode.UsageInvalid, `bench: unknown benchmark "${what}"`, { hint: 'available: framing' });
+  if (what === 'qa') {
+    const { benchQa } = await import('../../../scripts/bench/qa.js');
+    const q = benchQa({ runs, progress: (m) => process.stderr.write(m + '\n') });
+    if (a.json) process.stdout.write(JSON.stringify(q) + '\n');
+    else
+      process.stdout.write(
+        `QA graph (${q.children.length} children, window ${q.window.size}/${q.window.hop}): ${(q.samples_per_s / 1e6).toFixed(2)} M samples/s — target ≥ 1 M: ${q.meets_target ? 'meets' : 'BELOW'}\n` +
+          `windowing only: ${(q.windowing_only_samples_per_s / 1e6).toFixed(2)} M samples/s (judging costs ${q.qa_cost_ratio}×); heap growth ${q.heap_growth_bytes_per_sample} B/sample\n`,
+      );
+    return 0;
+  }
+  if (what !== 'framing') throw new TinyqaError(ErrorCode.UsageInvalid, `bench: unknown benchmark "${what}"`, { hint: 'available: framing, qa' });
   const { benchFraming } = await import('../../../scripts/bench/framing.js');
   const r = benchFraming({ runs, progress: (m) => process.stderr.write(m + '\n') });
   if (a.json) {
