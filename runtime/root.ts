@@ -7,7 +7,8 @@
 
 import { systemClock, type Clock } from './core/clock.js';
 import { createLogger, type Logger } from './core/log.js';
-import type { TinyqaConfig } from './config/schema.js';
+import { loadReferenceProfile, type TinyqaConfig } from './config/schema.js';
+import { createAnomalyDetector } from './anomaly/detector.js';
 import { DeviceLink } from './link/link.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { MqttPublisher } from './publish/mqtt.js';
@@ -84,7 +85,17 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
   });
   const onVerdict = parts.onVerdict;
   const pipeline = new Pipeline(
-    { device: config.device, window: config.window, qa: config.qa, profileHash: parts.profileHash ?? null, toWallMs: (ms) => link.toWallMs(ms) },
+    {
+      device: config.device,
+      window: config.window,
+      qa: config.qa,
+      profileHash: parts.profileHash ?? null,
+      toWallMs: (ms) => link.toWallMs(ms),
+      // The integrity children judge the link's own counters (frames, discards, gaps) per window.
+      integrity: () => link.counters,
+      ...referenceProfile(config),
+      anomalyScorer: () => createAnomalyDetector(),
+    },
     (v) => {
       publisher.publishVerdict(v);
       onVerdict?.(v);
@@ -130,5 +141,15 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
  * judging can never differ in how the graph is put together.
  */
 export function createOfflinePipeline(config: Readonly<TinyqaConfig>, onVerdict: (v: Verdict) => void, log: Logger = createLogger('silent'), profileHash: string | null = null): Pipeline {
-  return new Pipeline({ device: config.device, window: config.window, qa: config.qa, profileHash, toWallMs: (ms) => ms }, onVerdict, log);
+  return new Pipeline(
+    { device: config.device, window: config.window, qa: config.qa, profileHash, toWallMs: (ms) => ms, ...referenceProfile(config), anomalyScorer: () => createAnomalyDetector() },
+    onVerdict,
+    log,
+  );
+}
+
+/** The relevance child's reference profile, when the config names one (read once, at start). */
+function referenceProfile(config: Readonly<TinyqaConfig>): { profile?: NonNullable<ReturnType<typeof loadReferenceProfile>> } {
+  const p = loadReferenceProfile(config);
+  return p ? { profile: p } : {};
 }

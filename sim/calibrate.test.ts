@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadQaProfile, withQaProfile } from '../runtime/config/qa-profile.js';
+import { loadCalibrationProfile, withCalibrationProfile } from '../runtime/config/qa-profile.js';
 import { validateConfig } from '../runtime/config/schema.js';
 import { ErrorCode, isTinyqaError } from '../runtime/core/errors.js';
 import { calibrate } from './calibrate.js';
@@ -42,16 +42,16 @@ describe('calibrate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinyqa-profile-'));
     const path = join(dir, 'p.json');
     writeFileSync(path, JSON.stringify(profile));
-    const p = loadQaProfile(path);
+    const p = loadCalibrationProfile(path);
     expect(p.hash).toBe(profile.hash);
-    const cfg = validateConfig(withQaProfile({ device: 'd', serial: { path: '/dev/null' } }, p));
+    const cfg = validateConfig(withCalibrationProfile({ device: 'd', serial: { path: '/dev/null' } }, p));
     for (const name of profile.selected) expect((cfg.qa as unknown as Record<string, { enabled: boolean }>)[name]!.enabled).toBe(true);
     const tampered = JSON.parse(readFileSync(path, 'utf8'));
     tampered.qa.spike.threshold = 0.9;
     writeFileSync(path, JSON.stringify(tampered));
     const e = (() => {
       try {
-        loadQaProfile(path);
+        loadCalibrationProfile(path);
       } catch (x) {
         return x;
       }

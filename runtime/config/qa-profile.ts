@@ -15,7 +15,7 @@ export interface LoadedProfile {
 }
 
 /** Reads and checks a profile: its format, its fields, and that its hash matches its content. */
-export function loadQaProfile(path: string): LoadedProfile {
+export function loadCalibrationProfile(path: string): LoadedProfile {
   let p: Record<string, unknown>;
   try {
     p = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -40,7 +40,7 @@ export function loadQaProfile(path: string): LoadedProfile {
 }
 
 /** A config input with the profile's window and children merged over it (the profile wins). */
-export function withQaProfile(input: Record<string, unknown>, profile: LoadedProfile): Record<string, unknown> {
+export function withCalibrationProfile(input: Record<string, unknown>, profile: LoadedProfile): Record<string, unknown> {
   const qa = { ...((input.qa as Record<string, unknown>) ?? {}) };
   for (const [name, c] of Object.entries(profile.qa)) qa[name] = { ...((qa[name] as object) ?? {}), enabled: c.enabled, threshold: c.threshold };
   return { ...input, window: { ...((input.window as object) ?? {}), size: profile.window, hop: profile.window }, qa };

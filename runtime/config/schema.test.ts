@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, TinyqaError } from '../core/errors.js';
-import { describeConfig, validateConfig } from './schema.js';
+import { describeConfig, loadReferenceProfile, validateConfig } from './schema.js';
 
 const MINIMAL = { device: 'd', serial: { path: '/dev/null' } };
 
@@ -183,5 +183,136 @@ describe('validateConfig edge cases', () => {
       expect((e as Error).message).toMatch(/window\.hop: must be ≤ window\.size \(10\); got 20/);
       expect((e as Error).message).toMatch(/log\.level/);
     }
+  });
+});
+
+describe('validateConfig: the QA graph', () => {
+  const qa = (patch: Record<string, unknown>) => ({ ...MINIMAL, qa: patch });
+
+  it('declares every child with enabled/severity/threshold and each parent with the rule decision by default', () => {
+    const cfg = validateConfig(MINIMAL);
+    expect(cfg.qa.parents.intrinsic).toEqual({ decision: 'rule', weights: {}, bias: 0, threshold: 0.5 });
+    for (const name of ['completeness', 'validity', 'flatline', 'spike', 'relevance', 'cross_sensor']) expect(cfg.qa[name as 'spike'].enabled, name).toBe(true);
+    for (const name of ['frame_integrity', 'sequence_continuity', 'clock_sanity', 'timeliness', 'uniqueness', 'noise', 'anomaly', 'drift']) expect(cfg.qa[name as 'spike'].enabled, name).toBe(false);
+    expect(cfg.qa.drift.severity).toBe('warning');
+    expect(cfg.qa.anomaly.severity).toBe('warning');
+    expect(cfg.qa.frame_integrity.severity).toBe('warning');
+    expect(cfg.qa.relevance).toEqual({ enabled: true, severity: 'critical', threshold: 0.5, profile: '', k: 0.5 });
+    expect(cfg.qa.cross_sensor.pairs).toEqual([]);
+  });
+
+  it('keeps a weighted decision with its weights, and cross-sensor pairs', () => {
+    const cfg = validateConfig(
+      qa({
+        parents: { intrinsic: { decision: 'weighted', weights: { spike: 2.5, flatline: 1 }, bias: -1.5, threshold: 0.7 } },
+        cross_sensor: { pairs: [{ a: 'pressure', b: 'flow', relation: 'negative' }] },
+      }),
+    );
+    expect(cfg.qa.parents.intrinsic).toEqual({ decision: 'weighted', weights: { spike: 2.5, flatline: 1 }, bias: -1.5, threshold: 0.7 });
+    expect(cfg.qa.cross_sensor.pairs).toEqual([{ a: 'pressure', b: 'flow', relation: 'negative' }]);
+    expect(Object.isFrozen(cfg.qa.cross_sensor.pairs[0])).toBe(true);
+  });
+
+  it('gives every config its own copy of list and map defaults', () => {
+    const a = validateConfig(MINIMAL);
+    const b = validateConfig(MINIMAL);
+    expect(a.qa.cross_sensor.pairs).not.toBe(b.qa.cross_sensor.pairs);
+    expect(a.qa.parents.intrinsic.weights).not.toBe(b.qa.parents.intrinsic.weights);
+  });
+
+  it('refuses a weight for an unknown child, naming the key and suggesting the near one', () => {
+    const e = configError(qa({ parents: { intrinsic: { decision: 'weighted', weights: { spkie: 1 } } } }));
+    expect(e.code).toBe(ErrorCode.ConfigInvalid);
+    expect(e.message).toMatch(/qa\.parents\.intrinsic\.weights\.spkie: is not a known child \(did you mean "spike"\?\); children of intrinsic: completeness, validity/);
+  });
+
+  it('refuses a weight for a child under the wrong parent', () => {
+    const e = configError(qa({ parents: { contextual: { decision: 'weighted', weights: { spike: 1, drift: 1 } } }, drift: { enabled: true } }));
+    expect(e.message).toContain('qa.parents.contextual.weights.spike: spike is a child of intrinsic, not of contextual; weigh it under qa.parents.intrinsic.weights');
+  });
+
+  it('refuses a non-zero weight for a disabled child, and accepts a zero one', () => {
+    const e = configError(qa({ parents: { intrinsic: { decision: 'weighted', weights: { noise: 2, spike: 1 } } } }));
+    expect(e.message).toContain('qa.parents.intrinsic.weights.noise: qa.noise is disabled, so its weight 2 cannot count; enable it or drop the weight');
+    expect(() => validateConfig(qa({ parents: { intrinsic: { decision: 'weighted', weights: { noise: 0, spike: 1 } } } }))).not.toThrow();
+    expect(() => validateConfig(qa({ noise: { enabled: true }, parents: { intrinsic: { decision: 'weighted', weights: { noise: 2 } } } }))).not.toThrow();
+  });
+
+  it('refuses a weighted decision without a non-zero weight', () => {
+    const e = configError(qa({ parents: { integrity: { decision: 'weighted' } } }));
+    expect(e.message).toContain('qa.parents.integrity.weights: decision "weighted" needs at least one non-zero weight');
+  });
+
+  it.each([
+    ['a negative child threshold', { spike: { threshold: -0.1 } }, 'qa.spike.threshold'],
+    ['a NaN child threshold', { noise: { threshold: NaN } }, 'qa.noise.threshold'],
+    ['an infinite child threshold', { drift: { threshold: Infinity } }, 'qa.drift.threshold'],
+    ['a NaN parent threshold', { parents: { intrinsic: { threshold: NaN } } }, 'qa.parents.intrinsic.threshold'],
+    ['a parent threshold above 1', { parents: { contextual: { threshold: 1.5 } } }, 'qa.parents.contextual.threshold'],
+    ['a negative weight', { parents: { intrinsic: { decision: 'weighted', weights: { spike: -1 } } } }, 'qa.parents.intrinsic.weights.spike'],
+    ['a NaN weight', { parents: { intrinsic: { decision: 'weighted', weights: { spike: NaN } } } }, 'qa.parents.intrinsic.weights.spike'],
+    ['a weights array', { parents: { intrinsic: { weights: [1] } } }, 'qa.parents.intrinsic.weights'],
+    ['an unknown decision', { parents: { intrinsic: { decision: 'vote' } } }, 'qa.parents.intrinsic.decision'],
+    ['an unknown parent', { parents: { quality: {} } }, 'qa.parents.quality'],
+    ['an unknown child', { timelines: { enabled: true } }, 'qa.timelines'],
+    ['a pair relation that is not positive/negative', { cross_sensor: { pairs: [{ a: 'p', b: 'f', relation: 'inverse' }] } }, 'qa.cross_sensor.pairs[0].relation'],
+    ['a pair without b', { cross_sensor: { pairs: [{ a: 'p', relation: 'negative' }] } }, 'qa.cross_sensor.pairs[0].b'],
+    ['pairs that are not a list', { cross_sensor: { pairs: { a: 'p' } } }, 'qa.cross_sensor.pairs'],
+    ['a channel paired with itself', { cross_sensor: { pairs: [{ a: 'p', b: 'p', relation: 'negative' }] } }, 'qa.cross_sensor.pairs[0]'],
+    ['a repeated pair', { cross_sensor: { pairs: [{ a: 'p', b: 'f', relation: 'negative' }, { a: 'f', b: 'p', relation: 'negative' }] } }, 'qa.cross_sensor.pairs[1]'],
+    ['a profile path with leading space', { relevance: { profile: ' x.json' } }, 'qa.relevance.profile'],
+  ])('refuses %s, naming the key', (_what, patch, key) => {
+    const e = configError(qa(patch));
+    expect(e.code).toBe(ErrorCode.ConfigInvalid);
+    expect(e.message).toContain(`${key}:`);
+  });
+
+  it('suggests the child name for a typo in the qa section', () => {
+    expect(configError(qa({ timelines: {} })).message).toContain('did you mean "timeliness"');
+  });
+
+  it('lists the graph keys in --help, with list and map types', () => {
+    const lines = describeConfig();
+    expect(lines.find((l) => l.trim().startsWith('qa.parents.intrinsic.weights'))).toMatch(/map of child names of intrinsic → number; default \{\}/);
+    expect(lines.find((l) => l.trim().startsWith('qa.cross_sensor.pairs'))).toMatch(/list of \{a, b, relation\}; default \[\]/);
+    expect(lines.find((l) => l.trim().startsWith('qa.drift.enabled'))).toMatch(/default false — opt-in/);
+  });
+});
+
+describe('loadReferenceProfile', () => {
+  const profile = { version: 1, window: 100, streams: { pressure: { mean: { lo: 3, hi: 5 } } } };
+  const withProfile = (extra: Record<string, unknown> = {}) => validateConfig({ ...MINIMAL, ...extra, qa: { relevance: { profile: '/etc/tinyqa/profile.json' } } });
+  const thrownBy = (fn: () => unknown): TinyqaError => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof TinyqaError) return e;
+      throw e;
+    }
+    throw new Error('did not throw');
+  };
+
+  it('returns nothing without a profile path, and the parsed profile with one', () => {
+    expect(loadReferenceProfile(validateConfig(MINIMAL), () => 'unused')).toBeUndefined();
+    expect(loadReferenceProfile(withProfile(), () => JSON.stringify(profile))).toEqual(profile);
+  });
+
+  it('names the key and the file when the file cannot be read or parsed', () => {
+    const unreadable = thrownBy(() =>
+      loadReferenceProfile(withProfile(), () => {
+        throw new Error('ENOENT: no such file');
+      }),
+    );
+    expect(unreadable.code).toBe(ErrorCode.ConfigUnreadable);
+    expect(unreadable.message).toBe('E1002 qa.relevance.profile: cannot read /etc/tinyqa/profile.json: ENOENT: no such file');
+    expect(thrownBy(() => loadReferenceProfile(withProfile(), () => '{ nope')).message).toMatch(/qa\.relevance\.profile: \/etc\/tinyqa\/profile\.json is not valid JSON/);
+  });
+
+  it('names the key inside the profile that is wrong, and a window size that does not match', () => {
+    const bad = thrownBy(() => loadReferenceProfile(withProfile(), () => JSON.stringify({ version: 1, streams: { pressure: { mean: { lo: 5, hi: 3 } } } })));
+    expect(bad.code).toBe(ErrorCode.ConfigInvalid);
+    expect(bad.message).toContain('qa.relevance.profile (/etc/tinyqa/profile.json) is invalid (1 problem):\n  streams.pressure.mean: lo (5) must be ≤ hi (3)');
+    const window = thrownBy(() => loadReferenceProfile(withProfile({ window: { size: 64, hop: 64 } }), () => JSON.stringify(profile)));
+    expect(window.message).toContain('window: the profile summarises 100-sample windows, but window.size is 64');
   });
 });

@@ -4,26 +4,193 @@
  * builds one from its flags.
  */
 
-import { ErrorCode, TinyqaError } from '../core/errors.js';
+import { readFileSync } from 'node:fs';
+import { ErrorCode, TinyqaError, errorMessage } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/log.js';
-import type { QaConfig } from '../qa/types.js';
-import { deepFreeze, type FieldSpec, type Problem, validateValue } from './spec.js';
+import { CHILD_PARENT, childrenOf, isChildName, KNOWN_CHILDREN } from '../qa/catalog.js';
+import { parseProfile, type ReferenceProfile } from '../qa/profile.js';
+import type { ParentName, QaConfig } from '../qa/types.js';
+import { deepFreeze, distance, type FieldSpec, type Problem, validateValue } from './spec.js';
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const SEVERITIES = ['critical', 'warning', 'info'] as const;
+type Severity = (typeof SEVERITIES)[number];
 
-function child(why: string, threshold: { min: number; max: number; default: number; why: string }, extra: Record<string, FieldSpec> = {}): FieldSpec {
+interface ChildDefaults {
+  /** Default of `enabled`, and why. Children are on unless said otherwise. */
+  enabled?: [boolean, string];
+  /** Default of `severity`, and why. Children are critical unless said otherwise. */
+  severity?: [Severity, string];
+}
+
+/** Children added after the first four are opt-in, for one reason (DESIGN §1, dimension selection). */
+const OPT_IN: [boolean, string] = [
+  false,
+  'opt-in: the default graph is the four rule children the shipped scenarios are tuned for; enable it when the site policy or `tinyqa calibrate` selects it',
+];
+
+function child(
+  why: string,
+  threshold: { min: number; max: number; default: number; why: string },
+  extra: Record<string, FieldSpec> = {},
+  defaults: ChildDefaults = {},
+): FieldSpec {
+  const [enabled, enabledWhy] = defaults.enabled ?? [true, 'every child is on until calibration switches it off'];
+  const [severity, severityWhy] = defaults.severity ?? ['critical', 'a failing critical child fails its parent'];
   return {
     kind: 'object',
     why,
     fields: {
-      enabled: { kind: 'bool', default: true, why: 'every child is on until calibration switches it off' },
-      severity: { kind: 'enum', values: SEVERITIES, default: 'critical', why: 'a failing critical child fails its parent' },
+      enabled: { kind: 'bool', default: enabled, why: enabledWhy },
+      severity: { kind: 'enum', values: SEVERITIES, default: severity, why: severityWhy },
       threshold: { kind: 'number', min: threshold.min, max: threshold.max, default: threshold.default, why: threshold.why },
       ...extra,
     },
   };
 }
+
+const CHILD_KEY = /^[a-z_]{1,32}$/;
+
+function parent(name: ParentName): FieldSpec {
+  return {
+    kind: 'object',
+    why: `how the ${name} parent decides pass/fail from its children: ${childrenOf(name).join(', ')}`,
+    fields: {
+      decision: { kind: 'enum', values: ['rule', 'weighted'], default: 'rule', why: 'rule: fails when any critical child fails; weighted: p = σ(bias + Σ weight·score) > threshold' },
+      weights: {
+        kind: 'record',
+        keyPattern: CHILD_KEY,
+        keyHint: `child names of ${name}`,
+        value: { kind: 'number', min: 0, max: 1000, why: 'monotone: a worse child score never makes its parent more likely to pass' },
+        default: {},
+        why: 'weighted decision only: weight per child (a child without one weighs 0); set by calibration',
+      },
+      bias: { kind: 'number', min: -1000, max: 1000, default: 0, why: 'weighted decision only: the logit when every child scores 0' },
+      threshold: { kind: 'number', min: 0, max: 1, default: 0.5, why: 'weighted decision only: the parent fails when p exceeds it; 0.5 is even odds' },
+    },
+  };
+}
+
+const CHANNEL = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const QA_SPEC: FieldSpec = {
+  kind: 'object',
+  why: 'the QA dimension graph (DESIGN §4)',
+  fields: {
+    parents: {
+      kind: 'object',
+      why: 'each parent\'s decision (DESIGN §1: QA model training and dimension selection)',
+      fields: { integrity: parent('integrity'), intrinsic: parent('intrinsic'), contextual: parent('contextual') },
+    },
+    frame_integrity: child(
+      'share of delimited serial pieces since the previous window that were not a clean frame (CRC, COBS, garbage)',
+      { min: 0, max: 1, default: 0.01, why: 'one dirty piece in 100 is a noisy line worth a look' },
+      {},
+      { enabled: OPT_IN, severity: ['warning', 'CRC-rejected frames never reach a window: a dirty line is a maintenance signal; lost data is sequence_continuity\'s'] },
+    ),
+    sequence_continuity: child(
+      'share of expected frames lost or out of sequence since the previous window',
+      { min: 0, max: 1, default: 0, why: 'any lost frame leaves a hole in the window' },
+      {},
+      { enabled: OPT_IN },
+    ),
+    clock_sanity: child(
+      'backward time steps and time-map jumps, as a share of the window span',
+      { min: 0, max: 1, default: 0.05, why: 'up to 50 ms of clock error in a 1 s window does not misplace a sample by more than a few periods' },
+      { step_tolerance_ms: { kind: 'number', min: 0, max: 3_600_000, default: 250, unit: 'ms', why: 'TIME_SYNC re-estimates the offset from a round trip: steps of tens of ms are jitter; a reset or jump is seconds' } },
+      { enabled: OPT_IN },
+    ),
+    completeness: child('share of missing (NaN) values', { min: 0, max: 1, default: 0.02, why: 'tolerates one or two dropped readings per 100' }),
+    validity: child('share of values outside the physical range', { min: 0, max: 1, default: 0, why: 'a value a sensor cannot physically produce is always a fault' }),
+    timeliness: child(
+      'timing error of the sample intervals vs the nominal period, ≈ share of sample slots lost to gaps and jitter',
+      { min: 0, max: 1, default: 0.05, why: 'a 1 ms frame clock gives up to ~2 % at 1 kHz; one lost 10-sample frame in 100 samples scores 9 %' },
+      {},
+      { enabled: OPT_IN },
+    ),
+    uniqueness: child('share of samples repeating an earlier sample\'s time and value (re-sent frames)', { min: 0, max: 1, default: 0, why: 'a healthy device never delivers the same reading twice' }, {}, { enabled: OPT_IN }),
+    flatline: child(
+      'longest constant run as a share of the window',
+      { min: 0, max: 1, default: 0.5, why: 'half a window of identical readings does not happen with a live analogue sensor' },
+      { epsilon: { kind: 'number', min: 0, max: 1e9, default: 0, why: '0: bit-exact repeats; raise to the ADC step for quantised sensors' } },
+    ),
+    spike: child(
+      'impulsive outliers, score = z/(z+k)',
+      { min: 0, max: 1, default: 0.5, why: '0.5 is exactly z = k' },
+      { k: { kind: 'number', min: 1, max: 1000, default: 8, why: 'robust z above 8 essentially never happens with Gaussian noise (p < 1e-15)' } },
+    ),
+    noise: child(
+      'noise floor vs the stream\'s learned reference, |ln ratio| / (|ln ratio| + ln r)',
+      { min: 0, max: 1, default: 0.5, why: '0.5 is exactly a ratio of r (or 1/r)' },
+      {
+        ratio: { kind: 'number', min: 1.01, max: 1000, default: 3, why: 'the window MAD scale of 100 samples varies by ~±17 %; 3× is ~6 of those, and a real fault (loose wire, EMI, dead sensor) is larger' },
+        alpha: { kind: 'number', min: 0.001, max: 1, default: 0.05, why: 'the reference follows slow changes over ~20 passing windows' },
+        warmup: { kind: 'int', min: 1, max: 10_000, default: 5, unit: 'windows', why: 'judge once a few clean windows set the reference' },
+      },
+      { enabled: OPT_IN },
+    ),
+    anomaly: child(
+      'largest per-sample anomaly score in the window (built-in: robust z of a one-step EWMA forecast residual, z/(z+k))',
+      { min: 0, max: 1, default: 0.5, why: '0.5 is exactly z = k for the built-in scorer' },
+      {
+        k: { kind: 'number', min: 1, max: 1000, default: 8, why: 'as spike: robust z of 8 is far outside Gaussian noise' },
+        alpha: { kind: 'number', min: 0.001, max: 1, default: 0.3, why: 'a level that follows process motion within a few samples, so the residual is mostly noise' },
+        warmup: { kind: 'int', min: 2, max: 1_000_000, default: 50, unit: 'samples', why: 'learn level and scale before scoring' },
+      },
+      { enabled: OPT_IN, severity: ['warning', 'an uncalibrated generic detector: its alarms are reported, calibration decides whether they fail the parent'] },
+    ),
+    cross_sensor: child(
+      'disagreement of configured channel pairs with their expected relation, (1 − s·r)/2',
+      { min: 0, max: 1, default: 0.4, why: 'fails when the correlation is below 0.2 in the expected direction: an unrelated pair (r ≈ 0 ± 0.1 over 100 samples) fails, a coupled one passes' },
+      {
+        pairs: {
+          kind: 'list',
+          maxItems: 64,
+          default: [],
+          why: 'none: the child is inactive',
+          item: {
+            kind: 'object',
+            why: 'two channels (as the HELLO names them) and how they move together',
+            fields: {
+              a: { kind: 'string', pattern: CHANNEL, patternHint: 'a channel name', why: 'first channel' },
+              b: { kind: 'string', pattern: CHANNEL, patternHint: 'a channel name', why: 'second channel' },
+              relation: { kind: 'enum', values: ['positive', 'negative'], why: 'positive: rise together; negative: one rises as the other falls' },
+            },
+          },
+        },
+        min_excitation: { kind: 'number', min: 1, max: 1000, default: 3, why: 'judge only windows where a channel moved 3× beyond its own noise; a still process says nothing about the relation' },
+      },
+    ),
+    relevance: child(
+      'distance of the window summary (mean, std, min, max) outside the reference profile\'s envelope, D/(D+k)',
+      { min: 0, max: 1, default: 0.5, why: '0.5 is exactly k envelope widths outside' },
+      {
+        profile: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a file path, or empty', default: '', why: 'empty: no profile, the child is inactive (runtime/qa/profile.ts defines the JSON)' },
+        k: {
+          kind: 'number',
+          min: 0.001,
+          max: 1000,
+          default: 0.5,
+          why: 'an envelope from quantiles of a finite training run is itself uncertain; half a width beyond it is another operating point (pump, P² profile of 20–60 min of clean data: ≤ 1 in 1800 clean windows of a new run fell further out)',
+        },
+      },
+    ),
+    drift: child(
+      'window-mean change detectors (ADWIN, Page-Hinkley) on the stream, u/(1+u) with u the detectors\' statistic over its limit',
+      { min: 0, max: 1, default: 0.5, why: '0.5 is exactly a detection' },
+      {
+        delta: { kind: 'number', min: 1e-9, max: 0.5, default: 0.002, why: 'the ADWIN paper\'s confidence' },
+        ph_delta: { kind: 'number', min: 0, max: 100, default: 0.5, unit: 'reference σ', why: 'shifts of the window mean under half a reference σ are tolerated' },
+        ph_lambda: { kind: 'number', min: 0.1, max: 10_000, default: 10, unit: 'reference σ', why: 'measured with the defaults (drift tests): 2 alarms in 50 000 stationary windows; a 5 σ shift of the window mean flagged after 2–4 windows, a ramp of 0.2 σ per window after ~10' },
+        warmup: { kind: 'int', min: 2, max: 10_000, default: 20, unit: 'windows', why: 'the reference spread of window means from the first 20 clean windows' },
+      },
+      {
+        enabled: OPT_IN,
+        severity: ['warning', 'normal operation also moves the level (warm-up, load changes): reported, and calibration decides whether it fails the parent'],
+      },
+    ),
+  },
+};
 
 export const CONFIG_SPEC: FieldSpec = {
   kind: 'object',
@@ -72,24 +239,7 @@ export const CONFIG_SPEC: FieldSpec = {
         hop: { kind: 'int', min: 1, max: 65_536, default: 100, unit: 'samples', why: 'tumbling windows: one verdict per sample range, no double counting' },
       },
     },
-    qa: {
-      kind: 'object',
-      why: 'the QA dimension graph (DESIGN §4)',
-      fields: {
-        completeness: child('share of missing (NaN) values', { min: 0, max: 1, default: 0.02, why: 'tolerates one or two dropped readings per 100' }),
-        validity: child('share of values outside the physical range', { min: 0, max: 1, default: 0, why: 'a value a sensor cannot physically produce is always a fault' }),
-        flatline: child(
-          'longest constant run as a share of the window',
-          { min: 0, max: 1, default: 0.5, why: 'half a window of identical readings does not happen with a live analogue sensor' },
-          { epsilon: { kind: 'number', min: 0, max: 1e9, default: 0, why: '0: bit-exact repeats; raise to the ADC step for quantised sensors' } },
-        ),
-        spike: child(
-          'impulsive outliers, score = z/(z+k)',
-          { min: 0, max: 1, default: 0.5, why: '0.5 is exactly z = k' },
-          { k: { kind: 'number', min: 1, max: 1000, default: 8, why: 'robust z above 8 essentially never happens with Gaussian noise (p < 1e-15)' } },
-        ),
-      },
-    },
+    qa: QA_SPEC,
     log: {
       kind: 'object',
       why: 'diagnostics on stderr',
@@ -143,6 +293,7 @@ export function validateConfig(input: unknown, source = 'config'): Readonly<Tiny
   if (ok('mqtt.reconnect_min_ms', 'mqtt.reconnect_max_ms') && out.mqtt.reconnect_min_ms > out.mqtt.reconnect_max_ms) {
     problems.push({ key: 'mqtt.reconnect_min_ms', message: `must be ≤ mqtt.reconnect_max_ms (${out.mqtt.reconnect_max_ms}); got ${out.mqtt.reconnect_min_ms}` });
   }
+  validateQa(out.qa, problems);
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.key}: ${p.message}`).join('\n');
     throw new TinyqaError(ErrorCode.ConfigInvalid, `${source} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${lines}`, {
@@ -167,10 +318,91 @@ export function describeConfig(spec: FieldSpec = CONFIG_SPEC, prefix = ''): stri
           ? `${sub.kind} ${sub.min}..${sub.max}${sub.unit ? ' ' + sub.unit : ''}`
           : sub.kind === 'enum'
             ? sub.values.join('|')
-            : sub.kind;
+            : sub.kind === 'list'
+              ? `list of ${sub.item.kind === 'object' ? `{${Object.keys(sub.item.fields).join(', ')}}` : sub.item.kind}`
+              : sub.kind === 'record'
+                ? `map of ${sub.keyHint} → ${sub.value.kind}`
+                : sub.kind;
       const def = sub.default === undefined ? 'required' : `default ${JSON.stringify(sub.default)}`;
       lines.push(`  ${key.padEnd(28)} ${range}; ${def} — ${sub.why}`);
     }
   }
   return lines;
+}
+
+/**
+ * The qa section's cross-key rules: weights name known children of their own parent that are
+ * enabled, a weighted parent has a weight to decide with, and cross_sensor pairs are proper pairs.
+ */
+function validateQa(qa: QaConfig, problems: Problem[]): void {
+  if (problems.some((p) => p.key === 'qa' || p.key === 'qa.parents')) return;
+  for (const parentName of ['integrity', 'intrinsic', 'contextual'] as const satisfies readonly ParentName[]) {
+    const pc = qa.parents[parentName];
+    const base = `qa.parents.${parentName}`;
+    if (problems.some((p) => p.key === base || p.key === `${base}.weights`)) continue;
+    let nonZero = 0;
+    for (const [name, w] of Object.entries(pc.weights)) {
+      const key = `${base}.weights.${name}`;
+      if (!isChildName(name)) {
+        const near = KNOWN_CHILDREN.filter((c) => distance(c, name) <= 2);
+        problems.push({
+          key,
+          message: `is not a known child${near.length ? ` (did you mean ${near.map((n) => JSON.stringify(n)).join(' or ')}?)` : ''}; children of ${parentName}: ${childrenOf(parentName).join(', ')}`,
+        });
+        continue;
+      }
+      if (CHILD_PARENT[name] !== parentName) {
+        problems.push({ key, message: `${name} is a child of ${CHILD_PARENT[name]}, not of ${parentName}; weigh it under qa.parents.${CHILD_PARENT[name]}.weights` });
+        continue;
+      }
+      if (typeof w !== 'number') continue;
+      if (w !== 0 && !qa[name].enabled) problems.push({ key, message: `qa.${name} is disabled, so its weight ${w} cannot count; enable it or drop the weight` });
+      if (w !== 0) nonZero++;
+    }
+    if (pc.decision === 'weighted' && nonZero === 0 && !problems.some((p) => p.key.startsWith(`${base}.weights.`))) {
+      problems.push({ key: `${base}.weights`, message: `decision "weighted" needs at least one non-zero weight for an enabled child of ${parentName} (${childrenOf(parentName).join(', ')})` });
+    }
+  }
+  if (Array.isArray(qa.cross_sensor.pairs)) {
+    const seen = new Set<string>();
+    qa.cross_sensor.pairs.forEach((pair, i) => {
+      if (!pair || typeof pair.a !== 'string' || typeof pair.b !== 'string') return;
+      const key = `qa.cross_sensor.pairs[${i}]`;
+      if (pair.a === pair.b) problems.push({ key, message: `pairs a channel with itself ("${pair.a}"); a and b must differ` });
+      const id = [pair.a, pair.b].sort().join('\u0000');
+      if (seen.has(id)) problems.push({ key, message: `repeats the pair ${pair.a}/${pair.b}` });
+      seen.add(id);
+    });
+  }
+}
+
+/**
+ * Reads and validates the reference profile that `qa.relevance.profile` names (runtime/qa/profile.ts
+ * defines the JSON); undefined when none is configured or relevance is disabled. Errors name the
+ * config key, the file and the key inside it.
+ */
+export function loadReferenceProfile(config: Readonly<TinyqaConfig>, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): ReferenceProfile | undefined {
+  const path = config.qa.relevance.profile;
+  if (!config.qa.relevance.enabled || path === '') return undefined;
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    throw new TinyqaError(ErrorCode.ConfigUnreadable, `qa.relevance.profile: cannot read ${path}: ${errorMessage(e)}`, { hint: 'fix the path, or set qa.relevance.profile to "" to run without a profile' });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new TinyqaError(ErrorCode.ConfigUnreadable, `qa.relevance.profile: ${path} is not valid JSON: ${errorMessage(e)}`, { hint: 'fix the JSON syntax (no comments or trailing commas)' });
+  }
+  const profile = parseProfile(json, `qa.relevance.profile (${path})`);
+  if (profile.window !== undefined && profile.window !== config.window.size) {
+    throw new TinyqaError(
+      ErrorCode.ConfigInvalid,
+      `qa.relevance.profile (${path}) is invalid (1 problem):\n  window: the profile summarises ${profile.window}-sample windows, but window.size is ${config.window.size}`,
+      { hint: 'rebuild the profile with the window size in use, or set window.size to match' },
+    );
+  }
+  return profile;
 }

@@ -9,7 +9,11 @@ export type FieldSpec =
   | { kind: 'string'; pattern?: RegExp; patternHint?: string; default?: string; why: string }
   | { kind: 'enum'; values: readonly string[]; default?: string; why: string }
   | { kind: 'bool'; default?: boolean; why: string }
-  | { kind: 'object'; fields: Record<string, FieldSpec>; why: string };
+  | { kind: 'object'; fields: Record<string, FieldSpec>; why: string }
+  /** An array of items of one spec; the default is copied for every config. */
+  | { kind: 'list'; item: FieldSpec; maxItems: number; default?: unknown[]; why: string }
+  /** An object with free keys (matching `keyPattern`) and values of one spec, e.g. weights per child. */
+  | { kind: 'record'; keyPattern: RegExp; keyHint: string; value: FieldSpec; default?: Record<string, unknown>; why: string };
 
 export interface Problem {
   key: string;
@@ -36,11 +40,15 @@ function describe(spec: FieldSpec): string {
       return 'true or false';
     case 'object':
       return `an object with keys ${Object.keys(spec.fields).join(', ')}`;
+    case 'list':
+      return `a list of at most ${spec.maxItems} × ${describe(spec.item)}`;
+    case 'record':
+      return `an object mapping ${spec.keyHint} to ${describe(spec.value)}`;
   }
 }
 
 /** Edit distance, for "did you mean" on unknown keys. */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
@@ -54,7 +62,7 @@ export function validateValue(spec: FieldSpec, input: unknown, key: string, prob
   const where = key || '(top level)';
   if (input === undefined) {
     if (spec.kind === 'object') return validateValue(spec, {}, key, problems);
-    if (spec.default !== undefined) return spec.default;
+    if (spec.default !== undefined) return typeof spec.default === 'object' ? structuredClone(spec.default) : spec.default;
     problems.push({ key: where, message: `is required: ${describe(spec)} — ${spec.why}` });
     return undefined;
   }
@@ -104,6 +112,30 @@ export function validateValue(spec: FieldSpec, input: unknown, key: string, prob
         }
       }
       for (const [k, sub] of Object.entries(spec.fields)) out[k] = validateValue(sub, obj[k], key ? `${key}.${k}` : k, problems);
+      return out;
+    }
+    case 'list': {
+      if (!Array.isArray(input)) {
+        problems.push({ key: where, message: `must be ${describe(spec)}; got ${typeOf(input)}` });
+        return structuredClone(spec.default ?? []);
+      }
+      if (input.length > spec.maxItems) problems.push({ key: where, message: `must have at most ${spec.maxItems} items; got ${input.length}` });
+      return input.map((item, i) => validateValue(spec.item, item, `${where}[${i}]`, problems));
+    }
+    case 'record': {
+      if (typeOf(input) !== 'object') {
+        problems.push({ key: where, message: `must be ${describe(spec)}; got ${typeOf(input)}` });
+        return structuredClone(spec.default ?? {});
+      }
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+        const sub = key ? `${key}.${k}` : k;
+        if (!spec.keyPattern.test(k)) {
+          problems.push({ key: sub, message: `is not a valid key: expected ${spec.keyHint}` });
+          continue;
+        }
+        out[k] = validateValue(spec.value, v, sub, problems);
+      }
       return out;
     }
   }

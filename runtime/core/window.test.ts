@@ -113,3 +113,34 @@ describe('WindowRing', () => {
     ]);
   });
 });
+
+describe('WindowRing times and freshness', () => {
+  it('hands out the timestamps in the same order as the values, across the ring wrap', () => {
+    const ring = new WindowRing(5, 2);
+    const seen: number[][] = [];
+    for (let i = 0; i < 12; i++) if (ring.push(i, 1000 + 10 * i)) seen.push([...ring.view.times]);
+    expect(seen).toEqual([
+      [1000, 1010, 1020, 1030, 1040],
+      [1020, 1030, 1040, 1050, 1060],
+      [1040, 1050, 1060, 1070, 1080],
+      [1060, 1070, 1080, 1090, 1100],
+    ]);
+  });
+
+  it('keeps times in arrival order, so a backward or repeated time stays where it arrived', () => {
+    const ring = new WindowRing(4, 4);
+    for (const t of [10, 20, 20, 15]) ring.push(0, t);
+    expect([...ring.view.times]).toEqual([10, 20, 20, 15]);
+    expect(ring.view).toMatchObject({ t0: 10, t1: 15 });
+  });
+
+  it('counts the samples that are new since the previous window: size first, then hop, and size again after reset', () => {
+    const ring = new WindowRing(5, 2);
+    const fresh: number[] = [];
+    for (let i = 0; i < 10; i++) if (ring.push(i, i)) fresh.push(ring.view.fresh);
+    expect(fresh).toEqual([5, 2, 2]);
+    ring.reset();
+    for (let i = 0; i < 5; i++) ring.push(i, i);
+    expect(ring.view.fresh).toBe(5);
+  });
+});

@@ -7,9 +7,17 @@
 export interface WindowView {
   /** The window's values in time order; NaN marks a missing value. Reused: copy what you keep. */
   readonly values: Float64Array;
+  /**
+   * The timestamp (ms since epoch) of each value, in the same (arrival) order. Arrival order is
+   * time order for a healthy device; repeated or backward times are what the timeliness,
+   * uniqueness and clock_sanity children look for. Reused: copy what you keep.
+   */
+  readonly times: Float64Array;
   /** Device timestamps (ms since epoch) of the first and last sample. */
   t0: number;
   t1: number;
+  /** Samples in this window that were not in the previous one: `size` for the first window, else `hop`. */
+  fresh: number;
 }
 
 export class WindowRing {
@@ -18,6 +26,7 @@ export class WindowRing {
   private head = 0; // next write position
   private filled = 0;
   private sinceEmit = 0;
+  private emitted = false;
   readonly view: WindowView;
 
   constructor(
@@ -28,7 +37,7 @@ export class WindowRing {
     if (!Number.isInteger(hop) || hop < 1 || hop > size) throw new RangeError('window hop must be an integer in [1, size]');
     this.ring = new Float64Array(size);
     this.times = new Float64Array(size);
-    this.view = { values: new Float64Array(size), t0: 0, t1: 0 };
+    this.view = { values: new Float64Array(size), times: new Float64Array(size), t0: 0, t1: 0, fresh: 0 };
   }
 
   /** Adds one sample; returns true when a new window is ready in `view`. */
@@ -39,14 +48,19 @@ export class WindowRing {
     if (this.filled < this.size) this.filled++;
     this.sinceEmit++;
     if (this.filled < this.size || this.sinceEmit < this.hop) return false;
+    this.view.fresh = this.emitted ? this.sinceEmit : this.size;
     this.sinceEmit = 0;
+    this.emitted = true;
     // Oldest sample sits at `head` once the ring is full.
-    const v = this.view.values;
     const tail = this.size - this.head;
+    const v = this.view.values;
     v.set(this.ring.subarray(this.head), 0);
     v.set(this.ring.subarray(0, this.head), tail);
-    this.view.t0 = this.times[this.head]!;
-    this.view.t1 = this.times[this.head === 0 ? this.size - 1 : this.head - 1]!;
+    const t = this.view.times;
+    t.set(this.times.subarray(this.head), 0);
+    t.set(this.times.subarray(0, this.head), tail);
+    this.view.t0 = t[0]!;
+    this.view.t1 = t[this.size - 1]!;
     return true;
   }
 
@@ -54,5 +68,6 @@ export class WindowRing {
     this.head = 0;
     this.filled = 0;
     this.sinceEmit = 0;
+    this.emitted = false;
   }
 }

@@ -8,8 +8,10 @@ import type { Logger } from '../core/log.js';
 import { WindowRing } from '../core/window.js';
 import type { FrameHeader } from '../framing/frame.js';
 import type { ChannelInfo, Hello, Message, Samples } from '../framing/messages.js';
+import type { CrossLink } from '../qa/dimensions/cross-sensor.js';
 import { StreamJudge } from '../qa/graph.js';
-import type { QaConfig, Verdict } from '../qa/types.js';
+import type { ReferenceProfile } from '../qa/profile.js';
+import type { AnomalyScorer, IntegrityCounters, QaConfig, Verdict } from '../qa/types.js';
 
 export interface PipelineOptions {
   device: string;
@@ -18,6 +20,15 @@ export interface PipelineOptions {
   profileHash: string | null;
   /** Maps a device time (ms since its boot) to wall time (ms since the epoch). */
   toWallMs: (deviceMs: number) => number | undefined;
+  /**
+   * The link's cumulative receive counters — `() => link.counters` — which the frame_integrity and
+   * sequence_continuity children difference between windows. Without it they are inactive.
+   */
+  integrity?: () => IntegrityCounters;
+  /** The reference profile of the relevance child (config `loadReferenceProfile`). Without it relevance is inactive. */
+  profile?: ReferenceProfile;
+  /** A model-backed anomaly detector per stream; default: the built-in ForecastScorer (runtime/qa). */
+  anomalyScorer?: (channel: ChannelInfo) => AnomalyScorer;
 }
 
 export interface PipelineCounters {
@@ -39,6 +50,11 @@ interface Stream {
   judge: StreamJudge;
 }
 
+/** The nominal sample period (ms) a HELLO declares, NaN if it declares none. */
+function nominalPeriodMs(h: Hello): number {
+  return h.rate_hz > 0 && Number.isFinite(h.rate_hz) ? 1000 / h.rate_hz : NaN;
+}
+
 export class Pipeline {
   readonly counters: PipelineCounters = {
     hellos: 0,
@@ -50,6 +66,10 @@ export class Pipeline {
     verdicts: 0,
   };
   private streams: Stream[] = [];
+  /** Per stream: a window is ready after the current sample (all channels are pushed before any is judged). */
+  private ready = new Uint8Array(0);
+  /** Nominal period from the HELLO, or the last batch's period_us when the HELLO gives none. */
+  private periodMs = NaN;
   private hello: Hello | undefined;
   private verdictSeq = 0;
   private warnedNoHello = false;
@@ -81,15 +101,57 @@ export class Pipeline {
         return c.name === d.name && c.min === d.min && c.max === d.max && c.unit === d.unit;
       });
     this.hello = h;
+    this.periodMs = nominalPeriodMs(h);
     if (same) return;
     this.log.info?.(
       `firmware ${h.device} (fw ${h.fw}) at ${h.rate_hz} Hz: ${h.channels.map((c) => `${c.name}[${c.min}..${c.max} ${c.unit}]`).join(', ')}`,
     );
-    this.streams = h.channels.map((channel) => ({
-      channel,
-      ring: new WindowRing(this.o.window.size, this.o.window.hop),
-      judge: new StreamJudge(this.o.qa),
-    }));
+    this.buildStreams(h.channels);
+  }
+
+  private buildStreams(channels: ChannelInfo[]): void {
+    const qa = this.o.qa;
+    const rings = channels.map(() => new WindowRing(this.o.window.size, this.o.window.hop));
+    const index = new Map(channels.map((c, i) => [c.name, i]));
+    const cross: CrossLink[][] = channels.map(() => []);
+    if (qa.cross_sensor.enabled) {
+      for (const pair of qa.cross_sensor.pairs) {
+        const a = index.get(pair.a);
+        const b = index.get(pair.b);
+        if (a === undefined || b === undefined) {
+          this.log.warn?.(`qa.cross_sensor pair ${pair.a}/${pair.b}: the device has no channel ${a === undefined ? pair.a : pair.b}; pair ignored`);
+          continue;
+        }
+        const sign = pair.relation === 'positive' ? 1 : -1;
+        const ca = channels[a]!;
+        const cb = channels[b]!;
+        cross[a]!.push({ peer: pair.b, sign, min: cb.min, max: cb.max, window: () => rings[b]!.view });
+        cross[b]!.push({ peer: pair.a, sign, min: ca.min, max: ca.max, window: () => rings[a]!.view });
+      }
+    }
+    const profile = qa.relevance.enabled ? this.o.profile : undefined;
+    if (profile) {
+      const missing = channels.filter((c) => !profile.streams[c.name]).map((c) => c.name);
+      if (missing.length) this.log.warn?.(`qa.relevance: the reference profile has no entry for ${missing.join(', ')}; relevance is inactive there`);
+    }
+    const clockOffsetMs = this.o.toWallMs(0) ?? NaN;
+    this.streams = channels.map((channel, i) => {
+      const streamProfile = profile?.streams[channel.name];
+      const anomalyScorer = this.o.anomalyScorer?.(channel);
+      return {
+        channel,
+        ring: rings[i]!,
+        judge: new StreamJudge(qa, {
+          channel,
+          cross: cross[i]!,
+          clockOffsetMs,
+          ...(this.o.integrity ? { integrity: this.o.integrity } : {}),
+          ...(streamProfile ? { profile: streamProfile } : {}),
+          ...(anomalyScorer ? { anomalyScorer } : {}),
+        }),
+      };
+    });
+    this.ready = new Uint8Array(channels.length);
   }
 
   private onSamples(h: FrameHeader, b: Samples): void {
@@ -108,15 +170,29 @@ export class Pipeline {
     const deviceT0 = b.t0_us !== undefined ? b.t0_us / 1000 : h.time_ms;
     const t0 = this.o.toWallMs(deviceT0) ?? deviceT0;
     const periodMs = b.period_us / 1000;
+    if (!(this.periodMs > 0)) this.periodMs = periodMs;
     const C = b.channels;
     const v = b.values;
+    const ready = this.ready;
     for (let i = 0; i < count; i++) {
       const t = t0 + i * periodMs;
+      let any = false;
       for (let c = 0; c < C; c++) {
         const x = v[i * C + c]!;
         if (Number.isNaN(x)) this.counters.missing_values++;
-        const s = this.streams[c]!;
-        if (s.ring.push(x, t)) this.emit(s);
+        if (this.streams[c]!.ring.push(x, t)) {
+          ready[c] = 1;
+          any = true;
+        }
+      }
+      // Judge only once every channel holds this sample, so a cross-sensor child sees its partner's
+      // window over the same samples.
+      if (any) {
+        for (let c = 0; c < C; c++) {
+          if (ready[c] === 0) continue;
+          ready[c] = 0;
+          this.emit(this.streams[c]!);
+        }
       }
     }
     this.counters.samples += count;
@@ -124,7 +200,16 @@ export class Pipeline {
 
   private emit(s: Stream): void {
     const w = s.ring.view;
-    const j = s.judge.judge({ values: w.values, t0: w.t0, t1: w.t1, channel: s.channel });
+    const j = s.judge.judge({
+      values: w.values,
+      times: w.times,
+      t0: w.t0,
+      t1: w.t1,
+      channel: s.channel,
+      periodMs: this.periodMs,
+      fresh: w.fresh,
+      clockOffsetMs: this.o.toWallMs(0) ?? NaN,
+    });
     this.verdictSeq++;
     this.counters.verdicts++;
     this.onVerdict({
@@ -137,6 +222,7 @@ export class Pipeline {
       n: w.values.length,
       unit: s.channel.unit,
       parents: j.parents,
+      ...(Object.keys(j.parentScores).length > 0 ? { parent_scores: j.parentScores } : {}),
       children: j.children,
       failed: j.failed,
       profile: this.o.profileHash,

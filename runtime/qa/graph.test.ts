@@ -3,9 +3,12 @@ import { Rng } from '../../sim/random.js';
 import { type QaConfig, validateConfig } from '../config/schema.js';
 import type { ChannelInfo } from '../framing/messages.js';
 import { KNOWN_CHILDREN, StreamJudge } from './graph.js';
-import type { WindowInput } from './types.js';
+import { ScriptedDimension } from './mock.js';
+import type { Dimension, ParentName, WindowInput } from './types.js';
 
 const DEFAULT_QA: Readonly<QaConfig> = validateConfig({ device: 'd', serial: { path: '/dev/null' } }).qa;
+/** The children that run by default; the others are opt-in (and relevance/cross_sensor need their input). */
+const DEFAULT_CHILDREN = ['completeness', 'validity', 'flatline', 'spike'];
 const CHANNEL: ChannelInfo = { name: 'pressure', unit: 'bar', min: 0, max: 50 };
 
 /** A modified copy of the default QA config (the validated one is frozen). */
@@ -16,7 +19,7 @@ function qaWith(edit: (qa: QaConfig) => void): QaConfig {
 }
 
 function win(values: number[]): WindowInput {
-  return { values: Float64Array.from(values), t0: 0, t1: 990, channel: CHANNEL };
+  return { values: Float64Array.from(values), times: Float64Array.from(values, (_, i) => 10 * i), t0: 0, t1: 990, channel: CHANNEL, periodMs: 10 };
 }
 
 function noise(seed: number, mean: number): number[] {
@@ -38,7 +41,7 @@ describe('StreamJudge', () => {
     const j = new StreamJudge(DEFAULT_QA).judge(clean());
     expect(j.parents).toEqual({ intrinsic: 'pass' });
     expect(j.failed).toEqual([]);
-    expect(Object.keys(j.children).sort()).toEqual([...KNOWN_CHILDREN].sort());
+    expect(Object.keys(j.children).sort()).toEqual([...DEFAULT_CHILDREN].sort());
   });
 
   it('fails the parent when a critical child fails', () => {
@@ -71,7 +74,7 @@ describe('StreamJudge', () => {
   it('leaves disabled children out of the graph and the judgement', () => {
     const judge = new StreamJudge(qaWith((qa) => (qa.validity.enabled = false)));
     expect(judge.childNames).not.toContain('validity');
-    expect(judge.childNames).toHaveLength(KNOWN_CHILDREN.length - 1);
+    expect(judge.childNames).toHaveLength(DEFAULT_CHILDREN.length - 1);
     const j = judge.judge(outOfRange());
     expect(j.children).not.toHaveProperty('validity');
     expect(j.failed).toEqual([]);
@@ -85,7 +88,7 @@ describe('StreamJudge', () => {
       }),
     );
     expect(judge.childNames).toEqual([]);
-    expect(judge.judge(both())).toEqual({ parents: {}, children: {}, failed: [] });
+    expect(judge.judge(both())).toEqual({ parents: {}, parentScores: {}, children: {}, failed: [] });
   });
 
   it('passes each child its own thresholds from the config', () => {
@@ -103,5 +106,102 @@ describe('StreamJudge', () => {
     const fresh = new StreamJudge(DEFAULT_QA);
     expect(seasoned.judge(stuckThenNoise).failed).not.toContain('spike');
     expect(fresh.judge(stuckThenNoise).failed).toContain('spike');
+  });
+});
+
+describe('StreamJudge as a graph of data', () => {
+  /** Every child on. */
+  const allOn = () =>
+    qaWith((qa) => {
+      for (const name of KNOWN_CHILDREN) qa[name].enabled = true;
+    });
+  const counters = { frames: 0, discarded_bytes: 0, bad_cobs: 0, runt: 0, oversize: 0, bad_crc: 0, bad_version: 0, unknown_flags: 0, bad_body: 0, resyncs: 0, seq_gaps: 0, seq_resets: 0 };
+
+  it('builds a child only when enabled and when its input exists: integrity counters, a profile, a partner', () => {
+    expect(new StreamJudge(allOn()).childNames).toEqual(['clock_sanity', 'completeness', 'validity', 'timeliness', 'uniqueness', 'flatline', 'spike', 'noise', 'anomaly', 'drift']);
+    const full = new StreamJudge(allOn(), {
+      integrity: () => counters,
+      profile: { mean: { lo: 0, hi: 50 } },
+      cross: [{ peer: 'flow', sign: -1, min: 0, max: 1, window: () => undefined }],
+    });
+    expect(full.childNames).toEqual([...KNOWN_CHILDREN]);
+  });
+
+  it('reports each parent once it has an active child, in the order integrity, intrinsic, contextual', () => {
+    const j = new StreamJudge(allOn(), { integrity: () => counters }).judge(clean());
+    expect(Object.keys(j.parents)).toEqual(['integrity', 'intrinsic', 'contextual']);
+    const only = new StreamJudge(
+      qaWith((qa) => {
+        for (const name of KNOWN_CHILDREN) qa[name].enabled = false;
+        qa.drift.enabled = true;
+      }),
+    ).judge(clean());
+    expect(only.parents).toEqual({ contextual: 'pass' });
+  });
+
+  it('judges contextual children after intrinsic ones and tells them the intrinsic outcome; settles every child with it', () => {
+    const seen: unknown[] = [];
+    const settled: unknown[] = [];
+    const spy = (name: string, parent: ParentName): Dimension => ({
+      name,
+      parent,
+      evaluate(_w, ctx) {
+        seen.push([name, ctx?.intrinsic]);
+        return { score: name === 'bad' ? 1 : 0, threshold: 0.5, pass: name !== 'bad', severity: 'critical', parent, code: `${name}.x`, reason: 'r' };
+      },
+      settle(outcome) {
+        settled.push([name, outcome]);
+      },
+    });
+    const j = StreamJudge.of([spy('ctx', 'contextual'), spy('bad', 'intrinsic'), spy('link', 'integrity')]).judge(clean());
+    expect(seen).toEqual([
+      ['link', undefined],
+      ['bad', undefined],
+      ['ctx', 'fail'],
+    ]);
+    expect(settled).toEqual([
+      ['ctx', 'fail'],
+      ['bad', 'fail'],
+      ['link', 'fail'],
+    ]);
+    expect(j.parents).toEqual({ integrity: 'pass', intrinsic: 'fail', contextual: 'pass' });
+  });
+
+  it('decides a weighted parent by p = σ(bias + Σ w·score) against its threshold, whatever the severities', () => {
+    const decisions = {
+      integrity: { decision: 'rule' as const, weights: {}, bias: 0, threshold: 0.5 },
+      intrinsic: { decision: 'weighted' as const, weights: { a: 4, b: 2 }, bias: -3, threshold: 0.6 },
+      contextual: { decision: 'rule' as const, weights: {}, bias: 0, threshold: 0.5 },
+    };
+    const judge = (sa: number, sb: number, sc: number) =>
+      StreamJudge.of(
+        [
+          new ScriptedDimension('a', 'intrinsic', 'info', 0.5, () => sa),
+          new ScriptedDimension('b', 'intrinsic', 'info', 0.5, () => sb),
+          new ScriptedDimension('c', 'intrinsic', 'critical', 0.5, () => sc),
+        ],
+        decisions,
+      ).judge(clean());
+    // z = −3 + 4·0.5 + 2·0.5 = 0 → p = 0.5 ≤ 0.6: pass, though c (critical, weight 0) fails
+    const even = judge(0.5, 0.5, 0.9);
+    expect(even.parents.intrinsic).toBe('pass');
+    expect(even.parentScores.intrinsic).toEqual({ p: 0.5, threshold: 0.6 });
+    expect(even.failed).toEqual(['c']);
+    // z = −3 + 4·0.75 + 2·0.5 = 1 → p = σ(1) = 0.731 > 0.6: fail, though no critical child fails
+    const bad = judge(0.75, 0.5, 0);
+    expect(bad.parents.intrinsic).toBe('fail');
+    expect(bad.parentScores.intrinsic!.p).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
+    expect(bad.failed).toEqual(['a']);
+  });
+
+  it('decides by weights from the validated config', () => {
+    const qa = qaWith((q) => {
+      q.parents.intrinsic = { decision: 'weighted', weights: { validity: 10 }, bias: -2, threshold: 0.5 };
+    });
+    const j = new StreamJudge(qa).judge(outOfRange());
+    // validity ≈ 0.5 of the values out of range: z = −2 + 10 · 0.5 > 0
+    expect(j.parents.intrinsic).toBe('fail');
+    expect(j.parentScores.intrinsic!.p).toBeGreaterThan(0.9);
+    expect(new StreamJudge(qa).judge(clean()).parents.intrinsic).toBe('pass');
   });
 });

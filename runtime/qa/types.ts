@@ -3,9 +3,12 @@
  * Scores are "badness" in [0, 1]: 0 is perfect, and a child passes when score ≤ threshold.
  */
 
+import type { ReceiverCounters } from '../framing/frame.js';
 import type { ChannelInfo } from '../framing/messages.js';
 
 export type ParentName = 'integrity' | 'intrinsic' | 'contextual';
+/** Parents in the order they are judged: contextual children see the intrinsic outcome (paper §3). */
+export const PARENTS: readonly ParentName[] = ['integrity', 'intrinsic', 'contextual'];
 export type Severity = 'critical' | 'warning' | 'info';
 export type Outcome = 'pass' | 'fail';
 
@@ -23,10 +26,29 @@ export interface ChildResult {
 
 /** What a dimension sees: one window of one stream. */
 export interface WindowInput {
+  /** Values in arrival order; NaN marks a missing value. */
   readonly values: Float64Array;
+  /** Timestamp (ms since epoch) of each value, same order. */
+  readonly times: Float64Array;
   readonly t0: number;
   readonly t1: number;
   readonly channel: ChannelInfo;
+  /** Nominal sample period in ms (from the device's HELLO rate); NaN when unknown. */
+  readonly periodMs: number;
+  /** Values new since this stream's previous window (the hop); all of them when absent. */
+  readonly fresh?: number;
+  /** The link's current time map, wall ms − device ms (PROTOCOL §7); NaN or absent before one exists. */
+  readonly clockOffsetMs?: number;
+}
+
+/** What a child may know besides its window when it is evaluated. */
+export interface EvalContext {
+  /**
+   * The intrinsic parent's outcome for this window; set for contextual children only, which are
+   * judged after it (paper §3: contextual QA is meaningful on intrinsically clean data). Undefined
+   * when no intrinsic child is active.
+   */
+  intrinsic?: Outcome | undefined;
 }
 
 /**
@@ -36,7 +58,33 @@ export interface WindowInput {
 export interface Dimension {
   readonly name: string;
   readonly parent: ParentName;
-  evaluate(w: WindowInput): ChildResult;
+  evaluate(w: WindowInput, ctx?: EvalContext): ChildResult;
+  /**
+   * Called once per window after every child was judged, with the intrinsic outcome: a child that
+   * learns a reference learns here, and only from windows that passed (DESIGN §7: never adapt to
+   * garbage).
+   */
+  settle?(intrinsic: Outcome | undefined): void;
+}
+
+/**
+ * The link's cumulative receive counters the integrity children difference between windows
+ * (PROTOCOL §2, §7). `DeviceLink.counters` is one.
+ */
+export type IntegrityCounters = Readonly<
+  Pick<
+    ReceiverCounters,
+    'frames' | 'discarded_bytes' | 'bad_cobs' | 'runt' | 'oversize' | 'bad_crc' | 'bad_version' | 'unknown_flags' | 'bad_body' | 'resyncs' | 'seq_gaps' | 'seq_resets'
+  >
+>;
+
+/**
+ * The plug point of the `anomaly` child: an online detector for one stream, fed every sample in
+ * time order (finite values only; gaps are the completeness child's business). Returns the
+ * sample's anomaly score in [0, 1] (0 normal, 1 certainly anomalous).
+ */
+export interface AnomalyScorer {
+  update(value: number, tMs: number): number;
 }
 
 export interface Verdict {
@@ -53,6 +101,11 @@ export interface Verdict {
   n: number;
   unit: string;
   parents: Partial<Record<ParentName, Outcome>>;
+  /**
+   * For parents decided by weights: p = σ(bias + Σ wᵢ·scoreᵢ) and the threshold it was compared
+   * with (the parent fails when p > threshold). Absent when every parent uses the rule decision.
+   */
+  parent_scores?: Partial<Record<ParentName, { p: number; threshold: number }>>;
   children: Record<string, ChildResult>;
   /** Names of the children that failed, critical first. */
   failed: string[];
@@ -69,9 +122,40 @@ export interface ChildConfig {
   threshold: number;
 }
 
+/**
+ * How a parent turns its children into pass/fail:
+ * - `rule`: it fails when any critical child fails (warning and info children are reported only);
+ * - `weighted`: p = σ(bias + Σ weights[c] · score_c) over its active children (a child without a
+ *   weight weighs 0), and it fails when p > threshold. Weights come from calibration.
+ */
+export interface ParentConfig {
+  decision: 'rule' | 'weighted';
+  weights: Record<string, number>;
+  bias: number;
+  threshold: number;
+}
+
+/** Two channels whose readings must move together (`positive`) or against each other (`negative`). */
+export interface CrossPair {
+  a: string;
+  b: string;
+  relation: 'positive' | 'negative';
+}
+
 export interface QaConfig {
+  parents: Record<ParentName, ParentConfig>;
+  frame_integrity: ChildConfig;
+  sequence_continuity: ChildConfig;
+  clock_sanity: ChildConfig & { step_tolerance_ms: number };
   completeness: ChildConfig;
   validity: ChildConfig;
+  timeliness: ChildConfig;
+  uniqueness: ChildConfig;
   flatline: ChildConfig & { epsilon: number };
   spike: ChildConfig & { k: number };
+  noise: ChildConfig & { ratio: number; alpha: number; warmup: number };
+  anomaly: ChildConfig & { k: number; alpha: number; warmup: number };
+  cross_sensor: ChildConfig & { pairs: CrossPair[]; min_excitation: number };
+  relevance: ChildConfig & { profile: string; k: number };
+  drift: ChildConfig & { delta: number; ph_delta: number; ph_lambda: number; warmup: number };
 }

@@ -126,9 +126,9 @@ async function evalFaultsCommand(argv: string[]): Promise<number> {
   let window = numberOption('eval faults', 'window', a.window, 8, 65_536);
   let profile: string | undefined;
   if (typeof a.profile === 'string') {
-    const { loadQaProfile, withQaProfile } = await import('../../config/qa-profile.js');
-    const p = loadQaProfile(a.profile);
-    const merged = withQaProfile({}, p);
+    const { loadCalibrationProfile, withCalibrationProfile } = await import('../../config/qa-profile.js');
+    const p = loadCalibrationProfile(a.profile);
+    const merged = withCalibrationProfile({}, p);
     qa = merged.qa as Record<string, unknown>;
     window = p.window;
     profile = p.hash;

@@ -3,7 +3,7 @@ import { describeConfig, validateConfig, type TinyqaConfig } from '../../config/
 import { ErrorCode, TinyqaError, errorMessage } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import { createRuntime } from '../../root.js';
-import { loadQaProfile, withQaProfile, type LoadedProfile } from '../../config/qa-profile.js';
+import { loadCalibrationProfile, withCalibrationProfile, type LoadedProfile } from '../../config/qa-profile.js';
 import { parse } from '../args.js';
 import { formatVerdict, styleFor } from '../format.js';
 
@@ -43,7 +43,7 @@ export function loadConfigFile(path: string, profile?: LoadedProfile): Readonly<
   } catch (e) {
     throw new TinyqaError(ErrorCode.ConfigUnreadable, `config file ${path} is not valid JSON: ${errorMessage(e)}`, { hint: 'fix the JSON syntax (no comments or trailing commas)' });
   }
-  return validateConfig(profile && typeof obj === 'object' && obj !== null ? withQaProfile(obj as Record<string, unknown>, profile) : obj, `config file ${path}`);
+  return validateConfig(profile && typeof obj === 'object' && obj !== null ? withCalibrationProfile(obj as Record<string, unknown>, profile) : obj, `config file ${path}`);
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -53,7 +53,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (typeof a.config !== 'string') throw new TinyqaError(ErrorCode.UsageInvalid, 'run: --config FILE is required', { hint: 'see `tinyqa run --help` for the keys' });
-  const profile = typeof a.profile === 'string' ? loadQaProfile(a.profile) : undefined;
+  const profile = typeof a.profile === 'string' ? loadCalibrationProfile(a.profile) : undefined;
   const config = loadConfigFile(a.config, profile);
   const log = createLogger(config.log.level);
   const style = styleFor(process.stdout);

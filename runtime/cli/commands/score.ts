@@ -43,9 +43,9 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   if (window !== undefined) given = { ...given, window: { size: window, hop: window } };
   let profileHash: string | null = null;
   if (typeof a.profile === 'string') {
-    const { loadQaProfile, withQaProfile } = await import('../../config/qa-profile.js');
-    const p = loadQaProfile(a.profile);
-    given = withQaProfile(given ?? {}, p);
+    const { loadCalibrationProfile, withCalibrationProfile } = await import('../../config/qa-profile.js');
+    const p = loadCalibrationProfile(a.profile);
+    given = withCalibrationProfile(given ?? {}, p);
     profileHash = p.hash;
   }
   const { readCsv } = await import('../../../sim/csv.js');

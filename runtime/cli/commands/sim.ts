@@ -76,9 +76,9 @@ export async function simCommand(argv: string[]): Promise<number> {
   let config: Record<string, unknown> = { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) };
   let profileHash: string | undefined;
   if (typeof a.profile === 'string') {
-    const { loadQaProfile, withQaProfile } = await import('../../config/qa-profile.js');
-    const p = loadQaProfile(a.profile);
-    config = withQaProfile(config, p);
+    const { loadCalibrationProfile, withCalibrationProfile } = await import('../../config/qa-profile.js');
+    const p = loadCalibrationProfile(a.profile);
+    config = withCalibrationProfile(config, p);
     profileHash = p.hash;
   }
   const sim = startSim({

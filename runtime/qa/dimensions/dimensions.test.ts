@@ -11,7 +11,8 @@ import { Validity } from './validity.js';
 const CHANNEL: ChannelInfo = { name: 'pressure', unit: 'bar', min: -100, max: 100 };
 
 function win(values: ArrayLike<number>, channel: ChannelInfo = CHANNEL): WindowInput {
-  return { values: Float64Array.from(values), t0: 1_000, t1: 1_990, channel };
+  const times = Float64Array.from(values, (_, i) => 1_000 + 10 * i);
+  return { values: Float64Array.from(values), times, t0: 1_000, t1: 1_000 + 10 * (values.length - 1), channel, periodMs: 10 };
 }
 
 /** n standard-normal samples (σ = 1) from a seeded generator, plus `mean`. */
