@@ -10,6 +10,9 @@ import { createLogger, type Logger } from './core/log.js';
 import { loadReferenceProfile, type TinyqaConfig } from './config/schema.js';
 import { createAnomalyDetector } from './anomaly/detector.js';
 import { DeviceLink } from './link/link.js';
+import { Policy, type Action } from './policy/policy.js';
+import { WindowStore } from './store/store.js';
+import { CommandCode } from './framing/messages.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { MqttPublisher } from './publish/mqtt.js';
 import type { Publisher } from './publish/publisher.js';
@@ -27,6 +30,8 @@ export interface RuntimeParts {
   profileHash?: string;
   /** Called with every verdict after it was handed to the publisher (e.g. to print it). */
   onVerdict?: (v: Verdict) => void;
+  /** Called with every action of the policy after it was handed to the publisher. */
+  onAction?: (a: Action) => void;
 }
 
 export interface Runtime {
@@ -35,6 +40,8 @@ export interface Runtime {
   readonly link: DeviceLink;
   readonly transport: Transport;
   readonly publisher: Publisher;
+  readonly policy: Policy;
+  readonly store: WindowStore | undefined;
   /** Connects the publisher (in the background) and opens the transport; rejects if the first open fails. */
   start(): Promise<void>;
   /** Closes the transport, then flushes and closes the publisher. */
@@ -84,6 +91,22 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
     timeSync: config.serial.time_sync,
   });
   const onVerdict = parts.onVerdict;
+  const policy = new Policy(config.policy);
+  const plog = log.child('policy');
+  const store = config.store.dir === '' ? undefined : new WindowStore({ dir: config.store.dir, maxBytes: config.store.max_bytes, files: config.store.files }, log.child('store'));
+  // Remedies the policy asks for go to the device as commands (PROTOCOL §6); the answer is logged.
+  const remedyCodes: Record<string, number> = { switch_to_backup: CommandCode.SwitchToBackup, recalibrate: CommandCode.Recalibrate };
+  const act = (a: Action) => {
+    publisher.publishAction(a);
+    parts.onAction?.(a);
+    if (a.kind === 'command' && a.command && remedyCodes[a.command] !== undefined) {
+      const channel = link.deviceHello?.channels.findIndex((c) => c.name === a.stream) ?? -1;
+      link.sendCommand(remedyCodes[a.command]!, channel >= 0 ? channel : undefined).then(
+        (r) => plog.info?.(`${a.command} for ${a.stream}: device answered status ${r.status}${r.detail ? ` (${r.detail})` : ''}`),
+        (e: unknown) => plog.warn?.(`${a.command} for ${a.stream} failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
+    }
+  };
   const pipeline = new Pipeline(
     {
       device: config.device,
@@ -96,12 +119,20 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       ...referenceProfile(config),
       anomalyScorer: () => createAnomalyDetector(),
     },
-    (v) => {
+    (v, window) => {
       publisher.publishVerdict(v);
       onVerdict?.(v);
+      for (const a of policy.onVerdict(v)) act(a);
+      // Divert and quarantine keep the window's data in the local store (paper §3.2: offline storage).
+      const kind = policy.dispositionOf(v.stream);
+      if (store && window && (kind === 'divert' || kind === 'quarantine')) {
+        store.append({ kind, device: v.device, stream: v.stream, verdict_seq: v.seq, t0: v.t0, t1: v.t1, reason: v.failed.join(', '), values: Array.from(window.values, (x) => (Number.isFinite(x) ? x : null)) });
+      }
+      if (plog.debug) plog.debug(`verdict ${v.seq} ${v.stream}: ${kind}`);
     },
     log.child('pipeline'),
   );
+
   link.onMessage((h, m) => pipeline.handle(h, m));
 
   return {
@@ -110,6 +141,8 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
     link,
     transport,
     publisher,
+    policy,
+    store,
     async start() {
       await publisher.start();
       try {
@@ -130,6 +163,7 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       for (const [k, v] of Object.entries(pipeline.counters)) out[k] = v;
       for (const [k, v] of Object.entries(transport.counters)) out[`link_${k}`] = v;
       for (const [k, v] of Object.entries(publisher.counters)) out[`mqtt_${k}`] = v;
+      if (store) for (const [k, v] of Object.entries(store.counters)) out[k] = v;
       return out;
     },
   };

@@ -44,8 +44,8 @@ export interface Profile {
   target_false_alarm_rate: number;
   measured_false_alarm_rate: number;
   selected: string[];
-  /** Config overrides for the qa section: enabled and threshold per child. */
-  qa: Record<string, { enabled: boolean; threshold: number }>;
+  /** Config overrides for the qa section: enabled, threshold and severity per child (selected children are critical). */
+  qa: Record<string, { enabled: boolean; threshold: number; severity: 'critical' | 'warning' }>;
   robustness: { fault: string; magnitude: number; recall: number }[];
   /** sha256 of the canonical qa section and window: what verdicts report as `profile`. */
   hash: string;
@@ -83,7 +83,7 @@ function configWith(enabled: Iterable<string>, thresholds: Map<string, number>, 
   const on = new Set(enabled);
   for (const c of KNOWN_CHILDREN) {
     if (NEEDS_CONTEXT.has(c) && c !== 'validity') continue;
-    qa[c] = { enabled: on.has(c), ...(thresholds.has(c) ? { threshold: thresholds.get(c)! } : {}) };
+    qa[c] = { enabled: on.has(c), ...(on.has(c) && c !== 'validity' ? { severity: 'critical' } : {}), ...(thresholds.has(c) ? { threshold: thresholds.get(c)! } : {}) };
   }
   return validateConfig({ device: 'calibration', serial: { path: '(csv)' }, window: { size: window, hop: window }, qa, log: { level: 'silent' } }, 'calibration config');
 }
@@ -189,7 +189,8 @@ export function calibrate(table: CsvTable, o: CalibrateOptions): { profile: Prof
   });
 
   const qa: Profile['qa'] = {};
-  for (const c of CANDIDATES) qa[c] = { enabled: selected.includes(c), threshold: Number(thresholds.get(c)!.toPrecision(6)) };
+  // A child calibration selected is one whose failure must fail its parent: it is made critical.
+  for (const c of CANDIDATES) qa[c] = { enabled: selected.includes(c), threshold: Number(thresholds.get(c)!.toPrecision(6)), severity: selected.includes(c) ? 'critical' : 'warning' };
   const hash = createHash('sha256').update(JSON.stringify({ window: W, qa })).digest('hex').slice(0, 16);
   const csvHash = createHash('sha256');
   csvHash.update(table.times);

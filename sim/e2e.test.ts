@@ -30,7 +30,7 @@ async function replay(broker: TestBroker, faults: string, durationS: number, ext
     durationS,
     seed: extra.seed ?? 7,
     broker: broker.url,
-    config: { device, log: { level: 'silent' } },
+    config: { device, log: { level: 'silent' }, store: { dir: '' } },
     ...(extra.garbage ? { garbageProbability: extra.garbage } : {}),
     log: silentLogger,
     onVerdict: (v) => local.push(v),
@@ -90,6 +90,14 @@ describe.each(testBrokers())('end to end through a pseudo-terminal and the $name
     }
     expect(v.t1 - v.t0).toBeCloseTo(990, 0);
     expect(v.n).toBe(100);
+
+    // The policy's actions reach the action topic: stuck pressure and missing flow windows are
+    // quarantined, and each episode raises one debounced alarm naming its child.
+    const alerts = received.actions.filter((a) => a.kind === 'alert' && a.state === 'raised');
+    expect(alerts.some((a) => a.stream === 'pressure' && a.child === 'flatline')).toBe(true);
+    expect(alerts.some((a) => a.stream === 'flow' && a.child === 'completeness')).toBe(true);
+    expect(received.actions.some((a) => a.kind === 'quarantine' && a.stream === 'pressure')).toBe(true);
+    expect(received.actions.filter((a) => a.kind === 'alert' && a.state === 'raised' && a.stream === 'pressure' && a.child === 'flatline')).toHaveLength(2);
 
     // Birth on connect, "offline" on the graceful stop; both retained for late subscribers.
     expect(received.status.map((s) => s.state)).toContain('online');

@@ -11,7 +11,7 @@ import { ErrorCode, TinyqaError, errorMessage } from '../core/errors.js';
 export interface LoadedProfile {
   hash: string;
   window: number;
-  qa: Record<string, { enabled: boolean; threshold: number }>;
+  qa: Record<string, { enabled: boolean; threshold: number; severity?: 'critical' | 'warning' | 'info' }>;
 }
 
 /** Reads and checks a profile: its format, its fields, and that its hash matches its content. */
@@ -30,8 +30,9 @@ export function loadCalibrationProfile(path: string): LoadedProfile {
   if (typeof qa !== 'object' || qa === null || Array.isArray(qa)) throw bad('qa must be an object of children');
   for (const [name, c] of Object.entries(qa as Record<string, unknown>)) {
     const child = c as { enabled?: unknown; threshold?: unknown };
-    if (typeof child !== 'object' || child === null || typeof child.enabled !== 'boolean' || typeof child.threshold !== 'number' || !Number.isFinite(child.threshold) || child.threshold < 0) {
-      throw bad(`qa.${name} must be {"enabled": boolean, "threshold": number ≥ 0}`);
+    const sev = (child as { severity?: unknown }).severity;
+    if (typeof child !== 'object' || child === null || typeof child.enabled !== 'boolean' || typeof child.threshold !== 'number' || !Number.isFinite(child.threshold) || child.threshold < 0 || (sev !== undefined && !['critical', 'warning', 'info'].includes(sev as string))) {
+      throw bad(`qa.${name} must be {"enabled": boolean, "threshold": number ≥ 0, "severity"?: "critical"|"warning"|"info"}`);
     }
   }
   const hash = createHash('sha256').update(JSON.stringify({ window, qa })).digest('hex').slice(0, 16);
@@ -42,6 +43,6 @@ export function loadCalibrationProfile(path: string): LoadedProfile {
 /** A config input with the profile's window and children merged over it (the profile wins). */
 export function withCalibrationProfile(input: Record<string, unknown>, profile: LoadedProfile): Record<string, unknown> {
   const qa = { ...((input.qa as Record<string, unknown>) ?? {}) };
-  for (const [name, c] of Object.entries(profile.qa)) qa[name] = { ...((qa[name] as object) ?? {}), enabled: c.enabled, threshold: c.threshold };
+  for (const [name, c] of Object.entries(profile.qa)) qa[name] = { ...((qa[name] as object) ?? {}), enabled: c.enabled, threshold: c.threshold, ...(c.severity ? { severity: c.severity } : {}) };
   return { ...input, window: { ...((input.window as object) ?? {}), size: profile.window, hop: profile.window }, qa };
 }

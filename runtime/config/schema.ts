@@ -240,6 +240,26 @@ export const CONFIG_SPEC: FieldSpec = {
       },
     },
     qa: QA_SPEC,
+    policy: {
+      kind: 'object',
+      why: 'what happens to judged data, and when alarms are raised (runtime/policy/policy.ts)',
+      fields: {
+        debounce_k: { kind: 'int', min: 1, max: 1000, default: 3, unit: 'windows', why: 'an alarm needs 3 failing windows…' },
+        debounce_n: { kind: 'int', min: 1, max: 1000, default: 5, unit: 'windows', why: '…among the last 5, so one noisy window does not raise it' },
+        clear_after: { kind: 'int', min: 1, max: 100_000, default: 5, unit: 'windows', why: 'hysteresis: 5 passing windows in a row before an alarm clears' },
+        commands: { kind: 'bool', default: false, why: 'commanding a device (switch to backup, recalibrate) is a site decision: off until enabled' },
+        clean_max_missing: { kind: 'number', min: 0, max: 1, default: 0.2, why: 'interpolation repairs short gaps, not a window that is mostly missing' },
+      },
+    },
+    store: {
+      kind: 'object',
+      why: 'the local store for diverted and quarantined windows (tinyqa store read)',
+      fields: {
+        dir: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a folder path, or empty to keep nothing', default: '.tinyqa/store', why: 'beside the working directory; point it at persistent storage on a gateway' },
+        max_bytes: { kind: 'int', min: 1024, max: 1e12, default: 50_000_000, unit: 'bytes', why: 'bounded: 50 MB per kind fits the smallest SD cards' },
+        files: { kind: 'int', min: 1, max: 100, default: 5, why: 'rotation: the oldest fifth is dropped at a time' },
+      },
+    },
     log: {
       kind: 'object',
       why: 'diagnostics on stderr',
@@ -275,6 +295,8 @@ export interface TinyqaConfig {
   };
   window: { size: number; hop: number };
   qa: QaConfig;
+  policy: { debounce_k: number; debounce_n: number; clear_after: number; commands: boolean; clean_max_missing: number };
+  store: { dir: string; max_bytes: number; files: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
@@ -286,6 +308,9 @@ export function validateConfig(input: unknown, source = 'config'): Readonly<Tiny
   const ok = (...keys: string[]) => !problems.some((p) => keys.includes(p.key));
   if (ok('window.hop', 'window.size') && out.window.hop > out.window.size) {
     problems.push({ key: 'window.hop', message: `must be ≤ window.size (${out.window.size}); got ${out.window.hop}` });
+  }
+  if (ok('policy.debounce_k', 'policy.debounce_n') && out.policy.debounce_k > out.policy.debounce_n) {
+    problems.push({ key: 'policy.debounce_k', message: `must be ≤ policy.debounce_n (${out.policy.debounce_n}); got ${out.policy.debounce_k}` });
   }
   if (ok('serial.reopen_min_ms', 'serial.reopen_max_ms') && out.serial.reopen_min_ms > out.serial.reopen_max_ms) {
     problems.push({ key: 'serial.reopen_min_ms', message: `must be ≤ serial.reopen_max_ms (${out.serial.reopen_max_ms}); got ${out.serial.reopen_min_ms}` });

@@ -76,7 +76,8 @@ export class Pipeline {
 
   constructor(
     private readonly o: PipelineOptions,
-    private readonly onVerdict: (v: Verdict) => void,
+    /** Gets every verdict, and the window it judged (values in time order; reused: copy what you keep). */
+    private readonly onVerdict: (v: Verdict, window?: { readonly values: Float64Array }) => void,
     private readonly log: Logger,
   ) {}
 
@@ -227,6 +228,6 @@ export class Pipeline {
       failed: j.failed,
       profile: this.o.profileHash,
       model: null,
-    });
+    }, w);
   }
 }

@@ -96,6 +96,11 @@ export class Policy {
     if (!(cfg.debounce_k >= 1 && cfg.debounce_k <= cfg.debounce_n)) throw new RangeError('policy: need 1 ≤ debounce_k ≤ debounce_n');
   }
 
+  /** What happens to a stream's data since its last verdict (forward, clean, quarantine, divert). */
+  dispositionOf(stream: string): Disposition | undefined {
+    return this.lastDisposition.get(stream);
+  }
+
   /** The alarm state of a stream's parent (for health reports and tests). */
   alarmed(stream: string, parent: ParentName): boolean {
     return this.state.get(stream)?.get(parent)?.alarm ?? false;

@@ -114,7 +114,9 @@ export async function simCommand(argv: string[]): Promise<number> {
       process.stderr.write(
         `sim: ${r.verdicts} verdicts (${r.failed} fail) from ${r.emulator.samples} samples per channel; ` +
           `frames ${c.frames}, discarded bytes ${c.discarded_bytes}, bad CRC ${c.bad_crc}; ` +
-          `broker acknowledged ${c.mqtt_acked}/${c.mqtt_accepted}${r.flushed ? '' : ' (NOT all acknowledged)'}\n`,
+          `broker acknowledged ${c.mqtt_acked}/${(c.mqtt_accepted ?? 0) + (c.mqtt_actions ?? 0)} messages (${c.mqtt_accepted} verdicts, ${c.mqtt_actions} actions)${r.flushed ? '' : ' (NOT all acknowledged)'}` +
+          (c.stored ? `; ${c.stored} windows diverted/quarantined to the store (tinyqa store read)` : '') +
+          '\n',
       );
     return 0;
   } finally {
