@@ -23,7 +23,7 @@ function configFile(name: string, body: unknown): string {
 
 describe('tinyqa command line', () => {
   it('prints help for itself and every command, and its version', async () => {
-    for (const args of [['--help'], ['sim', '--help'], ['run', '--help'], ['watch', '--help']]) {
+    for (const args of [['--help'], ['sim', '--help'], ['run', '--help'], ['watch', '--help'], ['score', '--help'], ['calibrate', '--help'], ['eval', '--help'], ['bench', '--help'], ['store', '--help']]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: tinyqa/);
@@ -221,5 +221,35 @@ describe('tinyqa bench framing', () => {
     expect(typeof report.meets_targets).toBe('boolean');
     expect(report.c).toBeTypeOf('object');
     expect(r.stderr).toMatch(/run 1\/1: [\d.]+ M samples\/s/);
+  });
+});
+
+describe('tinyqa eval faults, calibrate and store', () => {
+  it('eval faults prints recall, false-alarm rate and delay per fault and magnitude, and an HTML report', async () => {
+    const report = join(dir, 'faults.html');
+    const r = await runCli(['eval', 'faults', '--faults', 'missing,stuck', '--seconds', '120', '--json', '--report', report], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.faults.length).toBe(9);
+    for (const f of j.faults) for (const k of ['fault', 'magnitude', 'recall', 'false_alarm_rate', 'delay_windows']) expect(f).toHaveProperty(k);
+    expect(j.faults.filter((f: { documented: boolean }) => f.documented).every((f: { recall: number }) => f.recall >= 0.99)).toBe(true);
+    const { readFileSync } = await import('node:fs');
+    const html = readFileSync(report, 'utf8');
+    expect(html).toMatch(/<title>tinyqa eval faults — pump<\/title>/);
+    expect(html).toContain('uPlot');
+  });
+
+  it('calibrate refuses a CSV too short to calibrate on, naming what it needs', async () => {
+    const csv = join(dir, 'short.csv');
+    writeFileSync(csv, 'timestamp,a\n' + Array.from({ length: 50 }, (_, i) => `${1_700_000_000 + i},${Math.sin(i)}`).join('\n') + '\n');
+    const r = await runCli(['calibrate', '--csv', csv, '--out', join(dir, 'p.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/calibration needs at least 2000 records/);
+  });
+
+  it('store read names an unknown kind', async () => {
+    const r = await runCli(['store', 'read', '--kind', 'trash']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--kind must be one of quarantine, divert/);
   });
 });

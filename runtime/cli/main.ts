@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`tinyqa ${cmd}: ${errorMessage(e)}\n`);
     if (process.env.TINYQA_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
-    const usage = isTinyqaError(e) && (e.code < 2000 || e.code === ErrorCode.ScenarioUnknown);
+    const usage = isTinyqaError(e) && (e.code < 2000 || e.code === ErrorCode.ScenarioUnknown || e.code === ErrorCode.CsvInvalid);
     return usage ? 2 : 1;
   }
 }

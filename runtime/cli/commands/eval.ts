@@ -78,7 +78,7 @@ function progressLine(done: number, total: number, name: string): void {
 }
 
 async function evalNab(argv: string[]): Promise<number> {
-  const a = parse('eval nab', argv, { data: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
+  const a = parse('eval nab', argv, { data: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, report: { type: 'string' } });
   if (a.help) {
     process.stdout.write(EVAL_HELP);
     return 0;
@@ -92,6 +92,12 @@ async function evalNab(argv: string[]): Promise<number> {
     ...(seed === undefined ? {} : { seed }),
     progress: progressLine,
   });
+  if (typeof a.report === 'string') {
+    const { writeReport } = await import('../../../sim/report/html.js');
+    const { nabReportPage } = await import('../../../sim/eval/nab/format.js');
+    writeReport(a.report, nabReportPage(r));
+    process.stderr.write(`eval nab: report written to ${a.report}\n`);
+  }
   if (a.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
     return 0;

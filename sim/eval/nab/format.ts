@@ -33,3 +33,34 @@ export function formatNabReport(r: NabReport): string {
   }
   return out;
 }
+
+/** The NAB report as a self-contained HTML page (`tinyqa eval nab --report FILE.html`). */
+export function nabReportPage(r: import('./run.js').NabReport): import('../../report/html.js').Report {
+  const row = (name: string, s: { standard: number; reward_low_FP_rate: number; reward_low_FN_rate: number }, note = '') => [name, s.standard, s.reward_low_FP_rate, s.reward_low_FN_rate, note];
+  const rows = [
+    row('tinyqa, corpus-optimised threshold', r, `θ = ${r.thresholds.standard.toFixed(4)}`),
+    row('tinyqa, fixed threshold', r.fixed_threshold, r.fixed_threshold.rule),
+    ...(r.development_split ? [row('  development half', r.development_split.development, 'constants chosen here'), row('  held-out half', r.development_split.holdout, 'checked here')] : []),
+    row('baseline: null', r.baselines.null),
+    row('baseline: random', r.baselines.random, `seed ${r.baselines.random.seed}`),
+    row('baseline: always alarm', r.baselines.always_alarm),
+    ...Object.entries(r.published ?? {}).map(([name, s]) => row(`published: ${name}`, s)),
+  ];
+  return {
+    title: 'tinyqa eval nab',
+    subtitle: `Numenta Anomaly Benchmark: ${r.files} series, ${r.records.toLocaleString('en')} records, ${r.windows} anomaly windows; ${r.detector}`,
+    summary: { standard: r.standard, 'reward low FP': r.reward_low_FP_rate, 'reward low FN': r.reward_low_FN_rate, data: r.data, 'elapsed (s)': r.elapsed_s },
+    sections: [
+      {
+        kind: 'curves',
+        title: 'standard score: tinyqa beside baselines and published detectors',
+        xLabel: 'rank',
+        yLabel: 'score / 100',
+        curves: rows
+          .filter((x) => Number(x[1]) > 0)
+          .map((x, i) => ({ name: String(x[0]).trim(), x: [i + 1], y: [Number(x[1]) / 100] })),
+      },
+      { kind: 'table', title: 'Scores (NAB normalised, three profiles)', columns: ['detector', 'standard', 'reward low FP', 'reward low FN', 'note'], rows: rows.map((x) => x.map((c) => (typeof c === 'number' ? Number(c.toFixed(2)) : c))) },
+    ],
+  };
+}
