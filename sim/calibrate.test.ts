@@ -60,3 +60,18 @@ describe('calibrate', () => {
     expect((e as Error).message).toMatch(/does not match its content/);
   });
 });
+
+describe('calibrate --decision weighted', () => {
+  it('fits a sparse logistic model for the intrinsic parent that loads as a valid weighted decision', () => {
+    const { profile } = calibrate(cleanPump(300, 4), { decision: 'weighted', targetFar: 0.005, lambda: 0.01, window: 100, seed: 1 });
+    const d = profile.parents?.intrinsic;
+    expect(d?.decision).toBe('weighted');
+    expect(Object.keys(d!.weights).length).toBeGreaterThan(0);
+    for (const c of Object.keys(d!.weights)) expect(profile.selected).toContain(c);
+    const dir = mkdtempSync(join(tmpdir(), 'tinyqa-wprofile-'));
+    writeFileSync(join(dir, 'p.json'), JSON.stringify(profile));
+    const cfg = validateConfig(withCalibrationProfile({ device: 'd', serial: { path: '/dev/null' } }, loadCalibrationProfile(join(dir, 'p.json'))));
+    expect(cfg.qa.parents.intrinsic.decision).toBe('weighted');
+    expect(cfg.qa.parents.intrinsic.threshold).toBe(d!.threshold);
+  });
+});

@@ -29,6 +29,8 @@ import { applyFault, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault
 import { Rng } from './random.js';
 
 export interface CalibrateOptions {
+  /** `rule`: thresholds + selection; `weighted`: also a sparse logistic model for the intrinsic parent. */
+  decision?: 'rule' | 'weighted';
   targetFar: number;
   lambda: number;
   window: number;
@@ -47,6 +49,8 @@ export interface Profile {
   /** Config overrides for the qa section: enabled, threshold and severity per child (selected children are critical). */
   qa: Record<string, { enabled: boolean; threshold: number; severity: 'critical' | 'warning' }>;
   robustness: { fault: string; magnitude: number; recall: number }[];
+  /** With --decision weighted: the intrinsic parent's fitted sparse logistic model. */
+  parents?: Record<string, { decision: 'weighted'; weights: Record<string, number>; bias: number; threshold: number }>;
   /** sha256 of the canonical qa section and window: what verdicts report as `profile`. */
   hash: string;
 }
@@ -188,10 +192,52 @@ export function calibrate(table: CsvTable, o: CalibrateOptions): { profile: Prof
     return { fault, magnitude: Number(mag), recall: Number((hit / Math.max(1, es.length)).toFixed(4)) };
   });
 
+  // The sparse model for the intrinsic parent (paper §3.1 "QA model training"): L1-penalised logistic
+  // regression of "window inside a fault episode" on the selected intrinsic children's scores,
+  // by proximal gradient descent; its threshold is the clean-probability quantile at 1 − target_far.
+  let parents: Profile['parents'];
+  if (o.decision === 'weighted') {
+    const feats = selected.filter((c) => CHILD_PARENT[c as ChildName] === 'intrinsic');
+    if (feats.length > 0) {
+      const rows: { x: number[]; y: number }[] = [];
+      for (const v of clean) rows.push({ x: feats.map((c) => v.children[c]?.score ?? 0), y: 0 });
+      for (const e of episodes) for (const w of e.windows) rows.push({ x: feats.map((c) => w[c] ?? 0), y: 1 });
+      const w = new Float64Array(feats.length);
+      let b = 0;
+      const l1 = o.lambda * 0.1;
+      const lr = 1;
+      for (let it = 0; it < 400; it++) {
+        const g = new Float64Array(feats.length);
+        let gb = 0;
+        for (const r of rows) {
+          let z = b;
+          for (let j = 0; j < feats.length; j++) z += w[j]! * r.x[j]!;
+          const d = 1 / (1 + Math.exp(-z)) - r.y;
+          for (let j = 0; j < feats.length; j++) g[j] = g[j]! + d * r.x[j]!;
+          gb += d;
+        }
+        b -= (lr * gb) / rows.length;
+        for (let j = 0; j < feats.length; j++) {
+          const t = w[j]! - (lr * g[j]!) / rows.length;
+          w[j] = Math.sign(t) * Math.max(0, Math.abs(t) - lr * l1); // soft threshold: the sparsity
+        }
+      }
+      const p = (x: number[]) => 1 / (1 + Math.exp(-(b + x.reduce((acc, xi, j) => acc + w[j]! * xi, 0))));
+      const cleanP = rows.filter((r) => r.y === 0).map((r) => p(r.x));
+      const threshold = Math.min(0.999999, Math.max(0.5, quantile(cleanP, 1 - o.targetFar) + 1e-9));
+      const weights: Record<string, number> = {};
+      feats.forEach((c, j) => {
+        if (w[j] !== 0) weights[c] = Number(w[j]!.toPrecision(6));
+      });
+      parents = { intrinsic: { decision: 'weighted', weights, bias: Number(b.toPrecision(6)), threshold: Number(threshold.toPrecision(6)) } };
+      o.progress?.(`weighted intrinsic parent: ${Object.entries(weights).map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}; bias ${b.toFixed(2)}; threshold ${threshold.toFixed(4)}`);
+    }
+  }
+
   const qa: Profile['qa'] = {};
   // A child calibration selected is one whose failure must fail its parent: it is made critical.
   for (const c of CANDIDATES) qa[c] = { enabled: selected.includes(c), threshold: Number(thresholds.get(c)!.toPrecision(6)), severity: selected.includes(c) ? 'critical' : 'warning' };
-  const hash = createHash('sha256').update(JSON.stringify({ window: W, qa })).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(JSON.stringify(parents ? { window: W, qa, parents } : { window: W, qa })).digest('hex').slice(0, 16);
   const csvHash = createHash('sha256');
   csvHash.update(table.times);
   for (const v of table.values) csvHash.update(v);
@@ -207,6 +253,7 @@ export function calibrate(table: CsvTable, o: CalibrateOptions): { profile: Prof
       selected,
       qa,
       robustness,
+      ...(parents ? { parents } : {}),
       hash,
     },
   };

@@ -12,6 +12,8 @@ export interface LoadedProfile {
   hash: string;
   window: number;
   qa: Record<string, { enabled: boolean; threshold: number; severity?: 'critical' | 'warning' | 'info' }>;
+  /** A fitted parent decision (weighted), when calibration made one. */
+  parents?: Record<string, unknown>;
 }
 
 /** Reads and checks a profile: its format, its fields, and that its hash matches its content. */
@@ -35,14 +37,22 @@ export function loadCalibrationProfile(path: string): LoadedProfile {
       throw bad(`qa.${name} must be {"enabled": boolean, "threshold": number ≥ 0, "severity"?: "critical"|"warning"|"info"}`);
     }
   }
-  const hash = createHash('sha256').update(JSON.stringify({ window, qa })).digest('hex').slice(0, 16);
+  const parents = p.parents;
+  if (parents !== undefined && (typeof parents !== 'object' || parents === null || Array.isArray(parents))) throw bad('parents must be an object of parent decisions');
+  const hash = createHash('sha256').update(JSON.stringify(parents ? { window, qa, parents } : { window, qa })).digest('hex').slice(0, 16);
   if (p.hash !== hash) throw bad(`its hash ${String(p.hash)} does not match its content (${hash}): it was changed after calibration`);
-  return { hash, window, qa: qa as LoadedProfile['qa'] };
+  // The parents' fields are checked by validateConfig when merged (keys named qa.parents.…).
+  return { hash, window, qa: qa as LoadedProfile['qa'], ...(parents ? { parents: parents as Record<string, unknown> } : {}) };
 }
 
 /** A config input with the profile's window and children merged over it (the profile wins). */
 export function withCalibrationProfile(input: Record<string, unknown>, profile: LoadedProfile): Record<string, unknown> {
   const qa = { ...((input.qa as Record<string, unknown>) ?? {}) };
   for (const [name, c] of Object.entries(profile.qa)) qa[name] = { ...((qa[name] as object) ?? {}), enabled: c.enabled, threshold: c.threshold, ...(c.severity ? { severity: c.severity } : {}) };
+  if (profile.parents) {
+    const ps = { ...((qa.parents as Record<string, unknown>) ?? {}) };
+    for (const [name, d] of Object.entries(profile.parents)) ps[name] = { ...((ps[name] as object) ?? {}), ...(d as object) };
+    qa.parents = ps;
+  }
   return { ...input, window: { ...((input.window as object) ?? {}), size: profile.window, hop: profile.window }, qa };
 }

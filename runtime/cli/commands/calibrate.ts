@@ -20,6 +20,8 @@ Options:
   --lambda L          sparsity penalty: a child must detect more than L of all fault episodes (default: 0.01)
   --window N          samples per window (default: 100)
   --seed N            seed of the fault injection (default: 1)
+  --decision D        rule (default: thresholds + selection) or weighted (also fits a sparse
+                      logistic model over the selected intrinsic children's scores)
   --json              print the profile as JSON instead of the summary
   -h, --help          show this help
 `;
@@ -32,6 +34,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     lambda: { type: 'string' },
     window: { type: 'string' },
     seed: { type: 'string' },
+    decision: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (a.help) {
@@ -41,10 +44,13 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   if (typeof a.csv !== 'string' || typeof a.out !== 'string') throw new TinyqaError(ErrorCode.UsageInvalid, 'calibrate: --csv FILE and --out FILE are required', { hint: 'see `tinyqa calibrate --help`' });
   const { readCsv } = await import('../../../sim/csv.js');
   const { calibrate } = await import('../../../sim/calibrate.js');
+  const decision = a.decision === undefined ? 'rule' : a.decision;
+  if (decision !== 'rule' && decision !== 'weighted') throw new TinyqaError(ErrorCode.UsageInvalid, `calibrate: --decision must be rule or weighted; got "${String(decision)}"`);
   const table = readCsv(a.csv);
   let result;
   try {
     result = calibrate(table, {
+      decision,
       targetFar: numberOption('calibrate', 'target-far', a['target-far'], 0, 0.5) ?? 0.005,
       lambda: numberOption('calibrate', 'lambda', a.lambda, 0, 1) ?? 0.01,
       window: numberOption('calibrate', 'window', a.window, 8, 65_536) ?? 100,
@@ -70,6 +76,9 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   process.stdout.write(`selected (${p.selected.length}): ${p.selected.join(', ') || 'none'}\n`);
   for (const [name, c] of Object.entries(p.qa)) {
     process.stdout.write(`  ${name.padEnd(14)} ${c.enabled ? 'on ' : 'off'} threshold ${c.threshold}${c.threshold !== result.defaults.get(name) ? ` (default ${result.defaults.get(name)})` : ''}\n`);
+  }
+  for (const [name, d] of Object.entries(p.parents ?? {})) {
+    process.stdout.write(`parent ${name}: weighted, p = σ(${d.bias} + ${Object.entries(d.weights).map(([c, w]) => `${w}·${c}`).join(' + ')}) > ${d.threshold}\n`);
   }
   process.stdout.write('robustness (recall per magnitude, weakest first):\n');
   for (const fault of [...new Set(p.robustness.map((r) => r.fault))]) {
