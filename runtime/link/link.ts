@@ -158,14 +158,18 @@ export class DeviceLink {
     const due = this.lastFrameAt + limit - this.clock.monotonic();
     this.livenessTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
-      const silent = this.clock.monotonic() - this.lastFrameAt;
-      if (silent >= limit && this.transport.state === 'open') {
-        this.counters.liveness_reopens++;
-        this.log.warn?.(`no frame from the device for ${Math.round(silent)} ms (limit ${limit} ms); reopening ${this.transport.name}`);
-        this.lastFrameAt = this.clock.monotonic();
-        this.transport.reopen('liveness timeout');
+      try {
+        const silent = this.clock.monotonic() - this.lastFrameAt;
+        if (silent >= limit && this.transport.state === 'open') {
+          this.counters.liveness_reopens++;
+          this.log.warn?.(`no frame from the device for ${Math.round(silent)} ms (limit ${limit} ms); reopening ${this.transport.name}`);
+          this.lastFrameAt = this.clock.monotonic();
+          this.transport.reopen('liveness timeout');
+        }
+      } finally {
+        // Whatever happened above, keep watching.
+        this.armLiveness();
       }
-      this.armLiveness();
     }, Math.max(10, Math.min(due, limit)));
   }
 

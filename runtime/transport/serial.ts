@@ -7,7 +7,7 @@
  * unplugged, read error) is reopened with capped exponential backoff.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ErrorCode, TinyqaError, errorMessage } from '../core/errors.js';
@@ -52,6 +52,9 @@ export class SerialTransport implements Transport {
   private retryTimer: TimerHandle | undefined;
   private backoff: number;
   private closing = false;
+  /** Device number of the node we opened; the watchdog reopens when the path stops naming it. */
+  private openedRdev = -1;
+  private watchdog: TimerHandle | undefined;
 
   constructor(
     private readonly opts: SerialOptions,
@@ -79,6 +82,8 @@ export class SerialTransport implements Transport {
         }
         this.port = port;
         this.counters.opens++;
+        this.openedRdev = this.rdev();
+        this.armWatchdog(port);
         this.backoff = this.opts.reopenMinMs;
         port.on('data', (chunk: Buffer) => {
           this.counters.bytes_in += chunk.length;
@@ -90,6 +95,29 @@ export class SerialTransport implements Transport {
         resolve();
       });
     });
+  }
+
+  private rdev(): number {
+    try {
+      return statSync(this.opts.path).rdev;
+    } catch {
+      return -1;
+    }
+  }
+
+  /**
+   * The OS does not always tell an open port that its device went away (a hang-up can be missed, a
+   * USB node can be replaced behind a by-id link). Four times a second, check that the path still
+   * names the device we opened; when it does not, treat the link as lost.
+   */
+  private armWatchdog(port: SerialPort): void {
+    this.watchdog?.cancel();
+    this.watchdog = this.clock.setTimeout(() => {
+      if (this.port !== port || this.closing) return;
+      const now = this.rdev();
+      if (now !== this.openedRdev) this.lost(port, now === -1 ? `${this.opts.path} disappeared` : `${this.opts.path} now names another device`);
+      else this.armWatchdog(port);
+    }, 250);
   }
 
   private lost(port: SerialPort, why: string): void {
@@ -144,6 +172,7 @@ export class SerialTransport implements Transport {
   async close(): Promise<void> {
     this.closing = true;
     this.retryTimer?.cancel();
+    this.watchdog?.cancel();
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
