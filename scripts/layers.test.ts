@@ -39,7 +39,7 @@ const LAZY_SIM_LOADERS = ['runtime/cli/commands/sim.ts', 'runtime/cli/commands/e
 /** Layer of a runtime file: 1 pure bottom … 5 command line. */
 function layer(file: string): number {
   if (/^runtime\/(core|framing|stats|anomaly)\/|^runtime\/version\.ts$/.test(file)) return 1;
-  if (/^runtime\/(transport|qa|policy|store)\//.test(file)) return 2;
+  if (/^runtime\/(transport|qa|policy|store|inference)\//.test(file)) return 2;
   if (/^runtime\/(config|link)\//.test(file)) return 2.5;
   if (/^runtime\/(pipeline|publish)\//.test(file)) return 3;
   if (file === 'runtime/root.ts') return 4;

@@ -23,7 +23,7 @@ function configFile(name: string, body: unknown): string {
 
 describe('tinyqa command line', () => {
   it('prints help for itself and every command, and its version', async () => {
-    for (const args of [['--help'], ['sim', '--help'], ['run', '--help'], ['watch', '--help'], ['score', '--help'], ['calibrate', '--help'], ['eval', '--help'], ['bench', '--help'], ['store', '--help']]) {
+    for (const args of [['--help'], ['sim', '--help'], ['run', '--help'], ['watch', '--help'], ['score', '--help'], ['calibrate', '--help'], ['eval', '--help'], ['bench', '--help'], ['store', '--help'], ['model', '--help']]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: tinyqa/);

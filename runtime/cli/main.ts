@@ -16,6 +16,7 @@ Commands:
   watch    subscribe to a broker and show verdicts live
   calibrate  robustness testing + dimension selection on clean data → a profile (calibrate --csv F --out P)
   score    offline: anomaly score and verdict per record of a CSV (score --csv FILE)
+  model    model packages: keygen, sign, verify, info
   eval     evaluations with figures and baselines (eval nab, eval faults)
   bench    benchmarks with figures, targets and peer ratios (bench framing)
   store    read back the windows the policy diverted or quarantined (store read)
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./commands/eval.js')).evalCommand,
   score: async () => (await import('./commands/score.js')).scoreCommand,
   calibrate: async () => (await import('./commands/calibrate.js')).calibrateCommand,
+  model: async () => (await import('./commands/model.js')).modelCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

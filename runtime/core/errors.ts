@@ -33,6 +33,10 @@ export const ErrorCode = {
   SimStalled: 6002,
   CsvInvalid: 6003,
   ReportFailed: 6004,
+  // 7xxx: models and inference
+  ModelInvalid: 7001,
+  ModelRefused: 7002,
+  EngineFailed: 7003,
   // 9xxx: internal invariants (a bug in tinyqa)
   Internal: 9001,
 } as const;

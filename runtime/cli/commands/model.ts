@@ -1,0 +1,82 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { ErrorCode, TinyqaError, errorMessage } from '../../core/errors.js';
+import { acceptSecurityVersion, generateKeys, MANIFEST, signPackage, verifyPackage } from '../../inference/package.js';
+import { parse } from '../args.js';
+
+export const MODEL_HELP = `Usage: tinyqa model <verb> [options]
+
+Model packages (DESIGN §5): a folder with the model file, manifest.json (name, semver version,
+monotonic security_version, the model file's sha256 and size, inputs/outputs…) and a detached ed25519
+signature over the manifest. The runtime refuses unsigned packages when a key is configured, any
+changed bit, a wrong key, truncation, a manifest paired with another package's model, and a
+security version older than one already accepted.
+
+Verbs:
+  keygen --out NAME                 write NAME.pem (private, mode 600) and NAME.pub.pem
+  sign DIR --key NAME.pem           sign DIR/manifest.json → DIR/signature.ed25519
+  verify DIR [--pub NAME.pub.pem] [--state FILE] [--accept]
+                                    check a package; with --state, refuse a security downgrade and
+                                    (with --accept) record its security version as accepted
+  info DIR                          print the manifest
+Options: --json (verify, info), -h/--help
+`;
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new TinyqaError(ErrorCode.UsageInvalid, `cannot read ${what} ${path}: ${errorMessage(e)}`);
+  }
+}
+
+export async function modelCommand(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === '-h' || verb === '--help') {
+    process.stdout.write(MODEL_HELP);
+    return verb === undefined ? 2 : 0;
+  }
+  const positional = rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : undefined;
+  const flags = positional ? rest.slice(1) : rest;
+  const a = parse(`model ${verb}`, flags, { out: { type: 'string' }, key: { type: 'string' }, pub: { type: 'string' }, state: { type: 'string' }, accept: { type: 'boolean' }, json: { type: 'boolean' } });
+  if (a.help) {
+    process.stdout.write(MODEL_HELP);
+    return 0;
+  }
+  switch (verb) {
+    case 'keygen': {
+      if (typeof a.out !== 'string') throw new TinyqaError(ErrorCode.UsageInvalid, 'model keygen: --out NAME is required');
+      if (existsSync(`${a.out}.pem`)) throw new TinyqaError(ErrorCode.UsageInvalid, `model keygen: ${a.out}.pem exists; refusing to overwrite a private key`);
+      const k = generateKeys();
+      writeFileSync(`${a.out}.pem`, k.privatePem, { mode: 0o600 });
+      chmodSync(`${a.out}.pem`, 0o600);
+      writeFileSync(`${a.out}.pub.pem`, k.publicPem);
+      process.stdout.write(`wrote ${a.out}.pem (private: keep it off the gateway) and ${a.out}.pub.pem\n`);
+      return 0;
+    }
+    case 'sign': {
+      if (!positional || typeof a.key !== 'string') throw new TinyqaError(ErrorCode.UsageInvalid, 'model sign: DIR and --key NAME.pem are required');
+      signPackage(positional, readText(a.key, 'private key'), a.key);
+      process.stdout.write(`signed ${positional}/${MANIFEST}\n`);
+      return 0;
+    }
+    case 'verify': {
+      if (!positional) throw new TinyqaError(ErrorCode.UsageInvalid, 'model verify: DIR is required');
+      const p = verifyPackage(positional, {
+        ...(typeof a.pub === 'string' ? { publicPem: readText(a.pub, 'public key'), keyPath: a.pub } : {}),
+        ...(typeof a.state === 'string' ? { state: a.state } : {}),
+      });
+      if (a.accept && typeof a.state === 'string') acceptSecurityVersion(a.state, p.manifest.name, p.manifest.security_version);
+      const out = { ok: true, name: p.manifest.name, version: p.manifest.version, security_version: p.manifest.security_version, signed: p.signed, sha256: p.manifest.model.sha256 };
+      process.stdout.write(a.json ? JSON.stringify(out) + '\n' : `ok: ${out.name} ${out.version} (security ${out.security_version}), ${out.signed ? 'signature valid' : 'NOT signed (no --pub given)'}, model sha256 ${out.sha256.slice(0, 16)}…\n`);
+      return 0;
+    }
+    case 'info': {
+      if (!positional) throw new TinyqaError(ErrorCode.UsageInvalid, 'model info: DIR is required');
+      const text = readText(`${positional}/${MANIFEST}`, 'manifest');
+      process.stdout.write(a.json ? JSON.stringify(JSON.parse(text)) + '\n' : text);
+      return 0;
+    }
+    default:
+      throw new TinyqaError(ErrorCode.UsageInvalid, `model: unknown verb "${verb}"`, { hint: 'verbs: keygen, sign, verify, info' });
+  }
+}
