@@ -35,8 +35,13 @@ export const ErrorCode = {
   ReportFailed: 6004,
   // 7xxx: models and inference
   ModelInvalid: 7001,
-  ModelRefused: 7002,
-  EngineFailed: 7003,
+  ModelUnsupported: 7002,
+  EngineLoadFailed: 7003,
+  ModelCrashed: 7004,
+  ModelNotUsable: 7005,
+  InputMismatch: 7006,
+  InferFailed: 7007,
+  ModelRefused: 7010,
   // 9xxx: internal invariants (a bug in tinyqa)
   Internal: 9001,
 } as const;
