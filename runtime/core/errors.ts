@@ -41,6 +41,7 @@ export const ErrorCode = {
   ModelNotUsable: 7005,
   InputMismatch: 7006,
   InferFailed: 7007,
+  EngineFailed: 7008,
   ModelRefused: 7010,
   // 9xxx: internal invariants (a bug in tinyqa)
   Internal: 9001,
