@@ -1,7 +1,7 @@
 /** The command line as users drive it: real processes, real pseudo-terminals, real brokers. */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,5 +251,37 @@ describe('tinyqa eval faults, calibrate and store', () => {
     const r = await runCli(['store', 'read', '--kind', 'trash']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--kind must be one of quarantine, divert/);
+  });
+});
+
+describe('tinyqa model run', () => {
+  const fixtures = join(REPO, '..', 'shared', 'fixtures', 'models');
+  const have = (() => {
+    try {
+      return existsSync(fixtures);
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!have)('runs a bare int8 .tflite and a bare .onnx model on JSON input and prints outputs, engine and time', async () => {
+    const t = await runCli(['model', 'run', join(fixtures, 'tflm_hello_world_int8', 'hello_world_int8.tflite'), '--input', '[1.5707963]', '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const tr = JSON.parse(t.stdout);
+    expect(Math.abs((Object.values(tr.outputs)[0] as number[])[0]! - 1)).toBeLessThan(0.13);
+    expect(tr.engine).toMatch(/tflite/);
+    expect(tr.us).toBeGreaterThan(0);
+    const input = JSON.stringify(Array.from({ length: 60 }, (_, i) => i - 30));
+    const o = await runCli(['model', 'run', join(fixtures, 'onnx_backend_node_float', 'test_relu', 'model.onnx'), '--input', input, '--json']);
+    expect(o.code, o.stderr).toBe(0);
+    const or = JSON.parse(o.stdout);
+    expect(or.outputs.y).toEqual(Array.from({ length: 60 }, (_, i) => Math.max(0, i - 30)));
+    expect(or.engine).toMatch(/onnxruntime-web/);
+  });
+
+  it.skipIf(!have)('names the missing input and the model’s inputs when the JSON does not fit', async () => {
+    const r = await runCli(['model', 'run', join(fixtures, 'tfjs_tflite_add4', 'add4.tflite'), '--input', '[1,2,3,4]']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/E7006 .*no values for input "serving_default_input_2:0"/);
   });
 });

@@ -18,6 +18,9 @@ Verbs:
                                     check a package; with --state, refuse a security downgrade and
                                     (with --accept) record its security version as accepted
   info DIR                          print the manifest
+  run FILE|DIR --input JSON [--pub K] run a bare .tflite/.onnx file or a package once: JSON is an array
+                                    of numbers (the first input) or an object from input name to array;
+                                    prints {"outputs": {name: [numbers]}, "engine", "us"} with --json
 Options: --json (verify, info), -h/--help
 `;
 
@@ -37,7 +40,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
   }
   const positional = rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : undefined;
   const flags = positional ? rest.slice(1) : rest;
-  const a = parse(`model ${verb}`, flags, { out: { type: 'string' }, key: { type: 'string' }, pub: { type: 'string' }, state: { type: 'string' }, accept: { type: 'boolean' }, json: { type: 'boolean' } });
+  const a = parse(`model ${verb}`, flags, { out: { type: 'string' }, key: { type: 'string' }, pub: { type: 'string' }, state: { type: 'string' }, accept: { type: 'boolean' }, json: { type: 'boolean' }, input: { type: 'string' } });
   if (a.help) {
     process.stdout.write(MODEL_HELP);
     return 0;
@@ -76,7 +79,38 @@ export async function modelCommand(argv: string[]): Promise<number> {
       process.stdout.write(a.json ? JSON.stringify(JSON.parse(text)) + '\n' : text);
       return 0;
     }
+    case 'run': {
+      if (!positional || typeof a.input !== 'string') throw new TinyqaError(ErrorCode.UsageInvalid, 'model run: FILE|DIR and --input JSON are required', { hint: 'e.g. tinyqa model run model.tflite --input "[1,2,3,4]" --json' });
+      let input: number[] | Record<string, number[]>;
+      try {
+        input = JSON.parse(a.input) as number[] | Record<string, number[]>;
+      } catch (e) {
+        throw new TinyqaError(ErrorCode.UsageInvalid, `model run: --input is not JSON: ${errorMessage(e)}`);
+      }
+      const numbers = (x: unknown) => Array.isArray(x) && x.every((v) => typeof v === 'number' && Number.isFinite(v));
+      if (!(numbers(input) || (typeof input === 'object' && input !== null && Object.values(input).every(numbers)))) {
+        throw new TinyqaError(ErrorCode.UsageInvalid, 'model run: --input must be an array of finite numbers, or an object from input name to such an array');
+      }
+      const { statSync } = await import('node:fs');
+      const { runModel } = await import('../../inference/registry.js');
+      let bytes: Uint8Array;
+      let name = positional;
+      let format: 'tflite' | 'onnx' | undefined;
+      if (statSync(positional).isDirectory()) {
+        const p = verifyPackage(positional, typeof a.pub === 'string' ? { publicPem: readText(a.pub, 'public key'), keyPath: a.pub } : {});
+        bytes = p.modelBytes;
+        name = `${p.manifest.name}@${p.manifest.version}`;
+        format = p.manifest.model.format;
+      } else bytes = new Uint8Array(readFileSync(positional));
+      const r = await runModel(bytes, name, input, format);
+      if (a.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else {
+        for (const [k, v] of Object.entries(r.outputs)) process.stdout.write(`${k}: [${v.slice(0, 16).map((x) => Number(x.toPrecision(6))).join(', ')}${v.length > 16 ? `, … ${v.length} values` : ''}]\n`);
+        process.stdout.write(`${r.engine}, ${r.us} µs\n`);
+      }
+      return 0;
+    }
     default:
-      throw new TinyqaError(ErrorCode.UsageInvalid, `model: unknown verb "${verb}"`, { hint: 'verbs: keygen, sign, verify, info' });
+      throw new TinyqaError(ErrorCode.UsageInvalid, `model: unknown verb "${verb}"`, { hint: 'verbs: keygen, sign, verify, info, run' });
   }
 }

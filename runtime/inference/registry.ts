@@ -1,0 +1,73 @@
+/**
+ * Engines are registered, not imported everywhere (STYLE §10): the model's format picks the engine,
+ * and each engine module is loaded only when a model of its format is, so a device pays only for the
+ * engines its models use (DESIGN §8, memory).
+ */
+
+import { ErrorCode, TinyqaError } from '../core/errors.js';
+
+export type ModelFormat = 'tflite' | 'onnx';
+
+export interface RunResult {
+  outputs: Record<string, number[]>;
+  engine: string;
+  /** Microseconds of the inference call alone (no load). */
+  us: number;
+}
+
+/** The format of model bytes, from their content (TFLite's "TFL3" identifier) or the file name. */
+export function detectFormat(bytes: Uint8Array, fileName = ''): ModelFormat {
+  if (bytes.length >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3') return 'tflite';
+  if (/\.onnx$/i.test(fileName)) return 'onnx';
+  if (/\.tflite$/i.test(fileName)) return 'tflite';
+  // An ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
+  if (bytes[0] === 0x08) return 'onnx';
+  throw new TinyqaError(ErrorCode.ModelInvalid, `cannot tell the format of ${fileName || 'the model'}: neither a TFLite flatbuffer ("TFL3") nor an ONNX model`, { hint: 'name the file .tflite or .onnx' });
+}
+
+const product = (dims: ReadonlyArray<number | string>, fallback: number) => dims.reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1) || fallback;
+
+/**
+ * Runs a model once on real-valued inputs: an array for the first (or only) input, or an object from
+ * input name to array. TFLite int8/uint8 inputs are quantized with the model's own scale and zero
+ * point and outputs dequantized; ONNX inputs are passed with the element type the model declares.
+ */
+export async function runModel(bytes: Uint8Array, name: string, input: number[] | Record<string, number[]>, format = detectFormat(bytes, name)): Promise<RunResult> {
+  if (format === 'tflite') {
+    const { loadTfliteModel } = await import('./tflite/engine.js');
+    const m = await loadTfliteModel(bytes, name);
+    try {
+      const arrays = m.inputs.map((io, i) => {
+        const given = Array.isArray(input) ? (i === 0 ? input : undefined) : input[io.name];
+        if (!given) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`, { hint: `inputs: ${m.inputs.map((x) => `${x.name} [${x.shape.join('×')}]`).join(', ')}` });
+        if (given.length !== io.size) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values (${io.shape.join('×')}); got ${given.length}`);
+        return Float32Array.from(given);
+      });
+      const t0 = performance.now();
+      const out = m.run(arrays);
+      const us = Math.round((performance.now() - t0) * 1000);
+      return { outputs: Object.fromEntries(m.outputs.map((io, i) => [io.name, Array.from(out[i]!)])), engine: 'tflite-wasm (tfjs-tflite)', us };
+    } finally {
+      m.dispose();
+    }
+  }
+  const { loadOnnxModel } = await import('./onnx/engine.js');
+  const m = await loadOnnxModel(bytes, name);
+  try {
+    const feeds: Record<string, { data: Float32Array | Int8Array | Uint8Array | Int32Array; dims: number[] }> = {};
+    m.inputs.forEach((io, i) => {
+      const given = Array.isArray(input) ? (i === 0 ? input : undefined) : input[io.name];
+      if (!given) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`, { hint: `inputs: ${m.inputs.map((x) => x.name).join(', ')}` });
+      const dims = io.shape ? io.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [given.length];
+      if (product(dims, given.length) !== given.length) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${product(dims, 0)} values (${dims.join('×')}); got ${given.length}`);
+      const data = io.type === 'int8' ? Int8Array.from(given, Math.round) : io.type === 'uint8' ? Uint8Array.from(given, Math.round) : io.type === 'int32' ? Int32Array.from(given, Math.round) : Float32Array.from(given);
+      feeds[io.name] = { data, dims };
+    });
+    const t0 = performance.now();
+    const out = await m.run(feeds);
+    const us = Math.round((performance.now() - t0) * 1000);
+    return { outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.from(v.data as ArrayLike<number | bigint>, Number)])), engine: 'onnxruntime-web (wasm, 1 thread)', us };
+  } finally {
+    await m.dispose();
+  }
+}
