@@ -2,7 +2,7 @@
 // addons it loads at run time (dist/native/…) with their licence notices. `node dist/tinyqa.mjs`
 // then needs nothing else: no node_modules, no TypeScript loader.
 import { build } from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -54,6 +54,13 @@ const result = await build({
   logLevel: 'warning',
 });
 
+/** These packages ship no LICENSE file: record name, version, licence and source from package.json. */
+function notice(pkg, dir) {
+  const meta = JSON.parse(readFileSync(join('node_modules', pkg, 'package.json'), 'utf8'));
+  const repo = typeof meta.repository === 'string' ? meta.repository : (meta.repository?.url ?? '');
+  writeFileSync(join(dir, 'NOTICE'), `${meta.name} ${meta.version}\nLicence: ${meta.license}\nSource: ${repo}\nThese files are copied unmodified from the npm package.\n`);
+}
+
 // Native addons beside the bundle, with their licences.
 function copyNative(name, fromDir, licenceFile) {
   const to = join(outdir, 'native', name);
@@ -79,7 +86,6 @@ for (const d of readdirSync(join(ptyDir, '..'))) {
 }
 if (existsSync(join(ptyDir, 'LICENSE'))) cpSync(join(ptyDir, 'LICENSE'), join(ptyTo, 'LICENSE'));
 
-import { writeFileSync } from 'node:fs';
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
 // The charting library the HTML reports inline (sim/report/html.ts), with its licence.
 const uplotDist = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
@@ -87,6 +93,16 @@ mkdirSync(join(outdir, 'assets'), { recursive: true });
 cpSync(join(uplotDist, 'uPlot.iife.min.js'), join(outdir, 'assets', 'uPlot.iife.min.js'));
 cpSync(join(uplotDist, 'uPlot.min.css'), join(outdir, 'assets', 'uPlot.min.css'));
 cpSync(join(uplotDist, '..', 'LICENSE'), join(outdir, 'assets', 'uPlot.LICENSE'));
+
+// The inference engines' WASM (and the glue they load at run time), with their licences.
+const ortDist = dirname(require.resolve('onnxruntime-web'));
+mkdirSync(join(outdir, 'assets', 'ort'), { recursive: true });
+for (const f of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) cpSync(join(ortDist, f), join(outdir, 'assets', 'ort', f));
+notice('onnxruntime-web', join(outdir, 'assets', 'ort'));
+const tfliteWasm = dirname(require.resolve('@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc_simd.js'));
+mkdirSync(join(outdir, 'assets', 'tflite'), { recursive: true });
+for (const f of ['tflite_web_api_cc_simd.js', 'tflite_web_api_cc_simd.wasm']) cpSync(join(tfliteWasm, f), join(outdir, 'assets', 'tflite', f));
+notice('@tensorflow/tfjs-tflite', join(outdir, 'assets', 'tflite'));
 
 const js = statSync(join(outdir, 'tinyqa.mjs')).size;
 process.stdout.write(`built ${join(outdir, 'tinyqa.mjs')} (${(js / 1024).toFixed(0)} KB minified JavaScript) + native addons in ${join(outdir, 'native')} in ${Date.now() - started} ms\n`);

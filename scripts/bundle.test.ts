@@ -27,6 +27,16 @@ describe('single-file bundle', () => {
     expect(r.stdout).toMatch(/Usage: tinyqa <command>/);
   });
 
+  const fixtures = join(REPO, '..', 'shared', 'fixtures', 'models');
+  it.skipIf(!existsSync(fixtures))('runs a TFLite and an ONNX model on their WASM engines from the bundle alone', async () => {
+    const t = await runCli(['model', 'run', join(fixtures, 'tflm_hello_world_float', 'hello_world_float.tflite'), '--input', '[0]', '--json'], { entry, cwd: tmpdir() });
+    expect(t.code, t.stderr).toBe(0);
+    expect(JSON.parse(t.stdout).engine).toMatch(/tflite/);
+    const o = await runCli(['model', 'run', join(fixtures, 'onnx_backend_node_float', 'test_relu', 'model.onnx'), '--input', JSON.stringify(Array.from({ length: 60 }, (_, i) => i - 30)), '--json'], { entry, cwd: tmpdir() });
+    expect(o.code, o.stderr).toBe(0);
+    expect(JSON.parse(o.stdout).outputs.y[59]).toBe(29);
+  });
+
   it('runs the whole simulated pipeline from the bundle alone', async () => {
     const r = await runCli(['sim', '--duration', '3', '--speed', 'max', '--json'], { entry, cwd: tmpdir() });
     expect(r.code, r.stderr).toBe(0);

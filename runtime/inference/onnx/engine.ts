@@ -16,7 +16,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-web';
 import { ErrorCode, TinyqaError, errorMessage } from '../../core/errors.js';
 
@@ -71,7 +71,8 @@ function prepareEnvironment(): Promise<void> {
   envReady ??= (async () => {
     let dist: string;
     try {
-      dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+      // In the single-file bundle the engine's files sit in assets/ort beside it (esbuild.config.mjs).
+      dist = process.env.TINYQA_BUNDLE === '1' ? join(dirname(fileURLToPath(import.meta.url)), 'assets', 'ort') : dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
     } catch (e) {
       throw new TinyqaError(ErrorCode.EngineFailed, `onnxruntime-web is not installed: ${errorMessage(e)}`, { hint: 'run npm install' });
     }

@@ -14,6 +14,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TinyqaError, errorMessage } from '../../core/errors.js';
 import { TfliteErrorCode } from './codes.js';
 import { readTfliteModel, type TfliteTensorMeta } from './flatbuffer.js';
@@ -67,8 +69,11 @@ let shared: Promise<{ factory: EmFactory; compiled: WasmModule }> | undefined;
 function sharedEngine(): Promise<{ factory: EmFactory; compiled: WasmModule }> {
   shared ??= (async () => {
     const require = createRequire(import.meta.url);
-    const factory = require(WASM_JS) as EmFactory;
-    const compiled = await wasm.compile(await readFile(require.resolve(WASM_BIN)));
+    // In the single-file bundle the engine's files sit in assets/tflite beside it (esbuild.config.mjs).
+    const bundled = process.env.TINYQA_BUNDLE === '1';
+    const dir = join(dirname(fileURLToPath(import.meta.url)), 'assets', 'tflite');
+    const factory = require(bundled ? join(dir, 'tflite_web_api_cc_simd.js') : WASM_JS) as EmFactory;
+    const compiled = await wasm.compile(await readFile(bundled ? join(dir, 'tflite_web_api_cc_simd.wasm') : require.resolve(WASM_BIN)));
     return { factory, compiled };
   })();
   shared.catch(() => { shared = undefined; });
