@@ -35,6 +35,11 @@ describe('single-file bundle', () => {
     const o = await runCli(['model', 'run', join(fixtures, 'onnx_backend_node_float', 'test_relu', 'model.onnx'), '--input', JSON.stringify(Array.from({ length: 60 }, (_, i) => i - 30)), '--json'], { entry, cwd: tmpdir() });
     expect(o.code, o.stderr).toBe(0);
     expect(JSON.parse(o.stdout).outputs.y[59]).toBe(29);
+    // The bundle is also the inference worker's entry: the same run in the worker thread.
+    const w = await runCli(['model', 'run', join(fixtures, 'tflm_hello_world_float', 'hello_world_float.tflite'), '--input', '[0]', '--json', '--worker'], { entry, cwd: tmpdir() });
+    expect(w.code, w.stderr).toBe(0);
+    expect(JSON.parse(w.stdout).engine).toMatch(/in a worker thread/);
+    expect(JSON.parse(w.stdout).outputs).toEqual(JSON.parse(t.stdout).outputs);
   });
 
   it('runs the whole simulated pipeline from the bundle alone', async () => {

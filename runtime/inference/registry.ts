@@ -71,3 +71,51 @@ export async function runModel(bytes: Uint8Array, name: string, input: number[] 
     await m.dispose();
   }
 }
+
+/** A loaded model behind one interface, whatever its engine: real-valued inputs by name, outputs by name. */
+export interface LoadedModel {
+  engine: string;
+  inputs: { name: string; size: number }[];
+  run(inputs: Record<string, Float32Array>): Promise<Record<string, Float32Array>>;
+  dispose(): Promise<void>;
+}
+
+export async function loadAny(bytes: Uint8Array, name: string, format = detectFormat(bytes, name)): Promise<LoadedModel> {
+  if (format === 'tflite') {
+    const { loadTfliteModel } = await import('./tflite/engine.js');
+    const m = await loadTfliteModel(bytes, name);
+    return {
+      engine: 'tflite-wasm (tfjs-tflite)',
+      inputs: m.inputs.map((io) => ({ name: io.name, size: io.size })),
+      async run(inputs) {
+        const arrays = m.inputs.map((io) => {
+          const x = inputs[io.name];
+          if (!x || x.length !== io.size) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values; got ${x?.length ?? 'none'}`);
+          return x;
+        });
+        const out = m.run(arrays);
+        return Object.fromEntries(m.outputs.map((io, i) => [io.name, out[i]!]));
+      },
+      async dispose() {
+        m.dispose();
+      },
+    };
+  }
+  const { loadOnnxModel } = await import('./onnx/engine.js');
+  const m = await loadOnnxModel(bytes, name);
+  return {
+    engine: 'onnxruntime-web (wasm, 1 thread)',
+    inputs: m.inputs.map((io) => ({ name: io.name, size: io.shape ? product(io.shape, 0) : 0 })),
+    async run(inputs) {
+      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
+      for (const io of m.inputs) {
+        const x = inputs[io.name];
+        if (!x) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`);
+        feeds[io.name] = { data: x, dims: io.shape ? io.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [x.length] };
+      }
+      const out = await m.run(feeds);
+      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from(v.data as ArrayLike<number | bigint>, Number)]));
+    },
+    dispose: () => m.dispose(),
+  };
+}

@@ -20,7 +20,8 @@ Verbs:
   info DIR                          print the manifest
   run FILE|DIR --input JSON [--pub K] run a bare .tflite/.onnx file or a package once: JSON is an array
                                     of numbers (the first input) or an object from input name to array;
-                                    prints {"outputs": {name: [numbers]}, "engine", "us"} with --json
+                                    prints {"outputs": {name: [numbers]}, "engine", "us"} with --json;
+                                    --worker runs it in the inference worker thread, as the runtime does
 Options: --json (verify, info), -h/--help
 `;
 
@@ -40,7 +41,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
   }
   const positional = rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : undefined;
   const flags = positional ? rest.slice(1) : rest;
-  const a = parse(`model ${verb}`, flags, { out: { type: 'string' }, key: { type: 'string' }, pub: { type: 'string' }, state: { type: 'string' }, accept: { type: 'boolean' }, json: { type: 'boolean' }, input: { type: 'string' } });
+  const a = parse(`model ${verb}`, flags, { out: { type: 'string' }, key: { type: 'string' }, pub: { type: 'string' }, state: { type: 'string' }, accept: { type: 'boolean' }, json: { type: 'boolean' }, input: { type: 'string' }, worker: { type: 'boolean' } });
   if (a.help) {
     process.stdout.write(MODEL_HELP);
     return 0;
@@ -102,7 +103,23 @@ export async function modelCommand(argv: string[]): Promise<number> {
         name = `${p.manifest.name}@${p.manifest.version}`;
         format = p.manifest.model.format;
       } else bytes = new Uint8Array(readFileSync(positional));
-      const r = await runModel(bytes, name, input, format);
+      let r: { outputs: Record<string, number[]>; engine: string; us: number };
+      if (a.worker) {
+        const { InferenceWorker } = await import('../../inference/worker-host.js');
+        const w = new InferenceWorker();
+        try {
+          const m = await w.load(bytes, name, format);
+          const feeds: Record<string, Float32Array> = {};
+          m.inputs.forEach((io, i) => {
+            const given = Array.isArray(input) ? (i === 0 ? input : undefined) : input[io.name];
+            if (given) feeds[io.name] = Float32Array.from(given);
+          });
+          const out = await w.run(m, feeds);
+          r = { outputs: Object.fromEntries(Object.entries(out.outputs).map(([k, v]) => [k, Array.from(v)])), engine: `${m.engine}, in a worker thread`, us: out.us };
+        } finally {
+          await w.close();
+        }
+      } else r = await runModel(bytes, name, input, format);
       if (a.json) process.stdout.write(JSON.stringify(r) + '\n');
       else {
         for (const [k, v] of Object.entries(r.outputs)) process.stdout.write(`${k}: [${v.slice(0, 16).map((x) => Number(x.toPrecision(6))).join(', ')}${v.length > 16 ? `, … ${v.length} values` : ''}]\n`);
