@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
 import { CHILD_PARENT, KNOWN_CHILDREN, type ChildName } from '../runtime/qa/catalog.js';
 import type { Verdict } from '../runtime/qa/types.js';
-import type { CsvTable } from './csv.js';
+import { csvHello, csvPeriodMs, type CsvTable } from './csv.js';
 import { judgeReplay, type Replay } from './eval/faults.js';
 import { applyFault, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from './faults.js';
 import { Rng } from './random.js';
@@ -62,23 +62,11 @@ const SWEEP_FAULTS: InjectedFault[] = INJECTED_FAULTS.filter((f) => f !== 'range
 
 function replayOf(table: CsvTable): Replay {
   const C = table.channels.length;
-  const n = table.times.length;
-  const periodMs = n > 1 ? (table.times[n - 1]! - table.times[0]!) / (n - 1) : 1000;
   return {
-    hello: {
-      type: 'hello',
-      fw: 'csv',
-      device: 'calibration',
-      channels: table.channels.map((name) => ({ name: name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'value', unit: '', min: -Infinity, max: Infinity })),
-      rate_hz: 1000 / periodMs,
-      batch: 10,
-      heartbeat_ms: 1000,
-      commands: [],
-      proto_min: 1,
-    },
+    hello: csvHello(table, 'calibration'),
     times: Float64Array.from(table.times),
     values: Array.from({ length: C }, (_, c) => Float64Array.from(table.values[c]!, (x) => Math.fround(x))),
-    periodMs,
+    periodMs: csvPeriodMs(table),
   };
 }
 

@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { ErrorCode, TinyqaError, errorMessage } from '../runtime/core/errors.js';
+import type { Hello } from '../runtime/framing/messages.js';
 
 export type TimeFormat = 'iso8601' | 'epoch_s' | 'epoch_ms';
 
@@ -143,4 +144,29 @@ export function readCsv(path: string): CsvTable {
     throw new TinyqaError(ErrorCode.CsvInvalid, `cannot read ${path}: ${errorMessage(e)}`, { hint: 'check the path given to --csv' });
   }
   return parseCsv(text, path);
+}
+
+/** Mean sample period of a table in ms (1 s when it has a single row). */
+export function csvPeriodMs(table: CsvTable): number {
+  const n = table.times.length;
+  return n > 1 ? (table.times[n - 1]! - table.times[0]!) / (n - 1) : 1000;
+}
+
+/**
+ * The HELLO a CSV stands for when it is judged offline: its channels (names made protocol-safe) and
+ * its measured rate — the timeliness child compares intervals with it. Physical ranges are unknown,
+ * so they are ±∞ and the validity child never fails.
+ */
+export function csvHello(table: CsvTable, device: string): Hello {
+  return {
+    type: 'hello',
+    fw: 'csv',
+    device,
+    channels: table.channels.map((name) => ({ name: name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'value', unit: '', min: -Infinity, max: Infinity })),
+    rate_hz: 1000 / csvPeriodMs(table),
+    batch: 10,
+    heartbeat_ms: 1000,
+    commands: [],
+    proto_min: 1,
+  };
 }

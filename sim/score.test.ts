@@ -39,3 +39,14 @@ describe('score over a CSV', () => {
     expect(s.failed_windows).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('score judges timing against the CSV’s own rate', () => {
+  it('passes a regular series with the timeliness child on (the nominal period is the measured one)', () => {
+    const table = parseCsv(csv(400, (i) => (10 + Math.sin(i / 5) + (i % 7) * 0.011).toFixed(4)), 'regular.csv');
+    const config = scoreConfig({ qa: { timeliness: { enabled: true, severity: 'critical' } } }, 'regular.csv');
+    const out: ScoredRecord[] = [];
+    const s = scoreTable(table, config, null, (r) => out.push(r));
+    expect(s.windows).toBe(4);
+    expect(s.failed_windows).toBe(0);
+  });
+});

@@ -8,10 +8,9 @@
 import { createAnomalyDetector } from '../runtime/anomaly/detector.js';
 import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
 import type { FrameHeader } from '../runtime/framing/frame.js';
-import type { Hello } from '../runtime/framing/messages.js';
 import type { Verdict } from '../runtime/qa/types.js';
 import { createOfflinePipeline } from '../runtime/root.js';
-import type { CsvTable } from './csv.js';
+import { csvHello, type CsvTable } from './csv.js';
 
 export interface ScoredRecord {
   t: number;
@@ -56,18 +55,8 @@ export function scoreTable(table: CsvTable, config: Readonly<TinyqaConfig>, prof
     undefined,
     profileHash,
   );
-  // Physical ranges are unknown for a CSV: validity is then inactive (±∞); a config can't set them yet.
-  const hello: Hello = {
-    type: 'hello',
-    fw: 'csv',
-    device: config.device,
-    channels: table.channels.map((name) => ({ name: name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'value', unit: '', min: -Infinity, max: Infinity })),
-    rate_hz: 1,
-    batch: 1,
-    heartbeat_ms: 1000,
-    commands: [],
-    proto_min: 1,
-  };
+  // The CSV's channels and measured rate; physical ranges are unknown (validity inactive).
+  const hello = csvHello(table, config.device);
   const h: FrameHeader = { version: 1, incompat_flags: 0, compat_flags: 0, type: 2, seq: 0, time_ms: 0 };
   pipeline.handle(h, hello);
   const values = new Float32Array(C);
