@@ -22,10 +22,10 @@
 import { createHash } from 'node:crypto';
 import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
 import { CHILD_PARENT, KNOWN_CHILDREN, type ChildName } from '../runtime/qa/catalog.js';
-import type { Verdict } from '../runtime/qa/types.js';
+import { verdictFails, type Verdict } from '../runtime/qa/types.js';
 import { csvHello, csvPeriodMs, type CsvTable } from './csv.js';
-import { judgeReplay, type Replay } from './eval/faults.js';
-import { applyFault, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from './faults.js';
+import { injectEpisodes, judgeReplay, type Replay } from './eval/faults.js';
+import { INJECTED_FAULTS, MAGNITUDES, type InjectedFault } from './faults.js';
 import { Rng } from './random.js';
 
 export interface CalibrateOptions {
@@ -108,22 +108,17 @@ export function calibrate(table: CsvTable, o: CalibrateOptions): { profile: Prof
 
   // Fault episodes at every magnitude.
   const episodes: Episode[] = [];
-  const C = replay.values.length;
+  // A CSV has no physical ranges: the observed range of the clean data stands in for them.
+  const observed = replay.values.map((v) => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const x of v) if (Number.isFinite(x)) (min = Math.min(min, x)), (max = Math.max(max, x));
+    return { min, max };
+  });
   for (const fault of SWEEP_FAULTS) {
     for (const magnitude of MAGNITUDES[fault].sweep) {
       const rng = new Rng(o.seed * 104_729 + Math.round(magnitude * 1000));
-      const r: Replay = { ...replay, times: replay.times.slice(), values: replay.values.map((v) => v.slice()) };
-      const spans: { channel: number; start: number; end: number }[] = [];
-      const spanW = fault === 'drift' ? 20 : 4;
-      const every = fault === 'drift' ? 40 : 12;
-      for (let k = 0, w = 6; (w + spanW) * W <= r.times.length; k++, w += every) spans.push({ channel: k % C, start: w * W, end: (w + spanW) * W });
-      for (const sp of spans) {
-        const v = replay.values[sp.channel]!;
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (const x of v) if (Number.isFinite(x)) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
-        applyFault(fault, magnitude, r.values[sp.channel]!, r.times, sp, { sigma: noiseSigma(v.subarray(0, 20 * W)), min: lo, max: hi, periodMs: replay.periodMs, rng });
-      }
+      const { replay: r, spans } = injectEpisodes(replay, fault, magnitude, W, observed, rng);
       const judged = judgeReplay(r, base);
       for (const sp of spans) {
         const list = judged.get(replay.hello.channels[sp.channel]!.name) ?? [];
@@ -160,7 +155,7 @@ export function calibrate(table: CsvTable, o: CalibrateOptions): { profile: Prof
     }
     // Check on clean data with the selected set only.
     const check = flat(judgeReplay(replay, configWith(selected, thresholds, W)));
-    const failing = check.filter((v) => Object.values(v.parents).includes('fail'));
+    const failing = check.filter(verdictFails);
     measuredFar = failing.length / Math.max(1, check.length);
     o.progress?.(`round ${round + 1}: selected ${selected.join(', ') || 'none'}; false-alarm rate on clean windows ${(100 * measuredFar).toFixed(2)} %`);
     if (measuredFar <= o.targetFar) break;

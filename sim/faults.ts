@@ -35,6 +35,19 @@ export interface FaultSpan {
 }
 
 /**
+ * Where episodes go in a replay of `samples` samples judged in windows of `window`: spans of 4
+ * windows every 12 (drift needs room to build and to be noticed: 20 every 40), starting at window 6,
+ * rotating over the channels, aligned to windows.
+ */
+export function faultEpisodes(fault: InjectedFault, samples: number, window: number, channels: number): (FaultSpan & { channel: number })[] {
+  const spanW = fault === 'drift' ? 20 : 4;
+  const every = fault === 'drift' ? 40 : 12;
+  const spans: (FaultSpan & { channel: number })[] = [];
+  for (let k = 0, w = 6; (w + spanW) * window <= samples; k++, w += every) spans.push({ channel: k % channels, start: w * window, end: (w + spanW) * window });
+  return spans;
+}
+
+/**
  * Applies one fault to `values` (and `times` for jitter) over `span`.
  * `range` needs the channel's physical [min, max].
  */

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../runtime/core/clock.js';
 import { ErrorCode, TinyqaError } from '../runtime/core/errors.js';
 import type { Logger } from '../runtime/core/log.js';
 import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
-import type { Verdict } from '../runtime/qa/types.js';
+import { verdictFails, type Verdict } from '../runtime/qa/types.js';
 import { createRuntime } from '../runtime/root.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { FirmwareEmulator, type EmulatorStats } from './emulator.js';
@@ -111,7 +111,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
       ...(o.profileHash ? { profileHash: o.profileHash } : {}),
       onVerdict: (v) => {
         verdicts++;
-        if (Object.values(v.parents).includes('fail')) failed++;
+        if (verdictFails(v)) failed++;
         if (o.report) seen.push(v);
         o.onVerdict?.(v);
       },
@@ -206,7 +206,7 @@ function simReport(scenario: Scenario, rec: SignalRecorder, verdicts: Verdict[],
     subtitle: scenario.description,
     summary: {
       verdicts: verdicts.length,
-      'failed windows': verdicts.filter((v) => Object.values(v.parents).includes('fail')).length,
+      'failed windows': verdicts.filter(verdictFails).length,
       faults: [...o.faults].join(', ') || 'none',
       'samples per channel': rec.times.length,
       'frames decoded': counters.frames ?? 0,
@@ -225,7 +225,7 @@ function simReport(scenario: Scenario, rec: SignalRecorder, verdicts: Verdict[],
         unit: ch.unit,
         times,
         values: pick(rec.values[c]!),
-        windows: vs.map((v) => ({ t0: v.t0, t1: v.t1, fail: Object.values(v.parents).includes('fail'), label: v.failed.join(', ') })),
+        windows: vs.map((v) => ({ t0: v.t0, t1: v.t1, fail: verdictFails(v), label: v.failed.join(', ') })),
         score,
         scoreLabel: 'worst child score / (2 × threshold)',
       };

@@ -8,7 +8,7 @@
 import { createAnomalyDetector } from '../runtime/anomaly/detector.js';
 import { validateConfig, type TinyqaConfig } from '../runtime/config/schema.js';
 import type { FrameHeader } from '../runtime/framing/frame.js';
-import type { Verdict } from '../runtime/qa/types.js';
+import { verdictFails, type Verdict } from '../runtime/qa/types.js';
 import { createOfflinePipeline } from '../runtime/root.js';
 import { csvHello, type CsvTable } from './csv.js';
 
@@ -77,7 +77,7 @@ export function scoreTable(table: CsvTable, config: Readonly<TinyqaConfig>, prof
     if ((i + 1) % size === 0) {
       const vs = verdictsByWindow.get(windowIndex) ?? [];
       verdictsByWindow.delete(windowIndex);
-      const fail = vs.some((v) => Object.values(v.parents).includes('fail'));
+      const fail = vs.some(verdictFails);
       const failed = [...new Set(vs.flatMap((v) => v.failed))];
       windows++;
       if (fail) failedWindows++;

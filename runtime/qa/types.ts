@@ -159,3 +159,8 @@ export interface QaConfig {
   relevance: ChildConfig & { profile: string; k: number };
   drift: ChildConfig & { delta: number; ph_delta: number; ph_lambda: number; warmup: number };
 }
+
+/** True when any parent of the verdict failed: the window is not to be trusted as it is. */
+export function verdictFails(v: Pick<Verdict, 'parents'>): boolean {
+  return Object.values(v.parents).includes('fail');
+}

@@ -13,9 +13,9 @@
 import { validateConfig, type TinyqaConfig } from '../../runtime/config/schema.js';
 import type { FrameHeader } from '../../runtime/framing/frame.js';
 import type { Hello } from '../../runtime/framing/messages.js';
-import type { Verdict } from '../../runtime/qa/types.js';
+import { verdictFails, type Verdict } from '../../runtime/qa/types.js';
 import { createOfflinePipeline } from '../../runtime/root.js';
-import { applyFault, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from '../faults.js';
+import { applyFault, faultEpisodes, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from '../faults.js';
 import { Rng } from '../random.js';
 import { getScenario } from '../scenarios/index.js';
 
@@ -106,7 +106,29 @@ export function judgeReplay(r: Replay, config: Readonly<TinyqaConfig>): Map<stri
   return out;
 }
 
-const failed = (v: Verdict) => Object.values(v.parents).includes('fail');
+
+/**
+ * A copy of `base` with `fault` injected at `magnitude` over its episodes (faultEpisodes). `ranges`
+ * are each channel's physical [min, max]; the noise scale is measured per channel on the first 20
+ * clean windows.
+ */
+export function injectEpisodes(
+  base: Replay,
+  fault: InjectedFault,
+  magnitude: number,
+  window: number,
+  ranges: readonly { min: number; max: number }[],
+  rng: Rng,
+): { replay: Replay; spans: ReturnType<typeof faultEpisodes> } {
+  const r: Replay = { ...base, times: base.times.slice(), values: base.values.map((v) => v.slice()) };
+  const spans = faultEpisodes(fault, base.times.length, window, base.values.length);
+  const sigmas = base.values.map((v) => noiseSigma(v.subarray(0, 20 * window)));
+  for (const sp of spans) {
+    const { min, max } = ranges[sp.channel]!;
+    applyFault(fault, magnitude, r.values[sp.channel]!, r.times, sp, { sigma: sigmas[sp.channel]!, min, max, periodMs: base.periodMs, rng });
+  }
+  return { replay: r, spans };
+}
 
 export function evalFaults(o: {
   scenario: string;
@@ -123,29 +145,15 @@ export function evalFaults(o: {
   const base = cleanReplay(o.scenario, o.seconds, o.seed);
   const clean = judge(base, o.window, o.qa);
   const cleanVerdicts = [...clean.values()].flat();
-  const cleanFar = cleanVerdicts.filter(failed).length / Math.max(1, cleanVerdicts.length);
+  const cleanFar = cleanVerdicts.filter(verdictFails).length / Math.max(1, cleanVerdicts.length);
   const s = getScenario(o.scenario);
   const results: FaultResult[] = [];
   const kinds = o.faults ?? [...INJECTED_FAULTS];
-  // Episodes: 4-window spans every 12 windows on one channel at a time (rotating), aligned to windows.
   const W = o.window;
-  const n = base.times.length;
   for (const fault of kinds) {
     for (const magnitude of MAGNITUDES[fault].sweep) {
       const rng = new Rng(o.seed * 7919 + Math.round(magnitude * 1000));
-      const r: Replay = { hello: base.hello, times: base.times.slice(), values: base.values.map((v) => v.slice()), periodMs: base.periodMs };
-      const spans: { channel: number; start: number; end: number }[] = [];
-      // Drift needs room to build and to be noticed: longer spans, further apart.
-      const spanW = fault === 'drift' ? 20 : 4;
-      const every = fault === 'drift' ? 40 : 12;
-      for (let k = 0, w = 6; (w + spanW) * W <= n; k++, w += every) {
-        const channel = k % s.channels.length;
-        spans.push({ channel, start: w * W, end: (w + spanW) * W });
-      }
-      for (const sp of spans) {
-        const ch = s.channels[sp.channel]!;
-        applyFault(fault, magnitude, r.values[sp.channel]!, r.times, sp, { sigma: noiseSigma(base.values[sp.channel]!.subarray(0, 20 * W)), min: ch.min, max: ch.max, periodMs: base.periodMs, rng });
-      }
+      const { replay: r, spans } = injectEpisodes(base, fault, magnitude, W, s.channels, rng);
       const verdicts = judge(r, W, o.qa);
       let detected = 0;
       const delays: number[] = [];
@@ -154,7 +162,7 @@ export function evalFaults(o: {
         const first = sp.start / W;
         // Windows are tumbling and aligned: window j covers samples [j·W, (j+1)·W).
         const inSpan = list.slice(first, sp.end / W);
-        const hit = inSpan.findIndex(failed);
+        const hit = inSpan.findIndex(verdictFails);
         if (hit >= 0) {
           detected++;
           delays.push(hit);
