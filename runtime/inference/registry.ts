@@ -33,40 +33,18 @@ const product = (dims: ReadonlyArray<number | string>, fallback: number) => dims
  * point and outputs dequantized; ONNX inputs are passed with the element type the model declares.
  */
 export async function runModel(bytes: Uint8Array, name: string, input: number[] | Record<string, number[]>, format = detectFormat(bytes, name)): Promise<RunResult> {
-  if (format === 'tflite') {
-    const { loadTfliteModel } = await import('./tflite/engine.js');
-    const m = await loadTfliteModel(bytes, name);
-    try {
-      const arrays = m.inputs.map((io, i) => {
-        const given = Array.isArray(input) ? (i === 0 ? input : undefined) : input[io.name];
-        if (!given) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`, { hint: `inputs: ${m.inputs.map((x) => `${x.name} [${x.shape.join('×')}]`).join(', ')}` });
-        if (given.length !== io.size) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values (${io.shape.join('×')}); got ${given.length}`);
-        return Float32Array.from(given);
-      });
-      const t0 = performance.now();
-      const out = m.run(arrays);
-      const us = Math.round((performance.now() - t0) * 1000);
-      return { outputs: Object.fromEntries(m.outputs.map((io, i) => [io.name, Array.from(out[i]!)])), engine: 'tflite-wasm (tfjs-tflite)', us };
-    } finally {
-      m.dispose();
-    }
-  }
-  const { loadOnnxModel } = await import('./onnx/engine.js');
-  const m = await loadOnnxModel(bytes, name);
+  const m = await loadAny(bytes, name, format);
   try {
-    const feeds: Record<string, { data: Float32Array | Int8Array | Uint8Array | Int32Array; dims: number[] }> = {};
+    const feeds: Record<string, Float32Array> = {};
     m.inputs.forEach((io, i) => {
       const given = Array.isArray(input) ? (i === 0 ? input : undefined) : input[io.name];
-      if (!given) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`, { hint: `inputs: ${m.inputs.map((x) => x.name).join(', ')}` });
-      const dims = io.shape ? io.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [given.length];
-      if (product(dims, given.length) !== given.length) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${product(dims, 0)} values (${dims.join('×')}); got ${given.length}`);
-      const data = io.type === 'int8' ? Int8Array.from(given, Math.round) : io.type === 'uint8' ? Uint8Array.from(given, Math.round) : io.type === 'int32' ? Int32Array.from(given, Math.round) : Float32Array.from(given);
-      feeds[io.name] = { data, dims };
+      if (!given) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`, { hint: `inputs: ${m.inputs.map((x) => `${x.name} [${x.shape}]`).join(', ')}` });
+      feeds[io.name] = Float32Array.from(given);
     });
     const t0 = performance.now();
     const out = await m.run(feeds);
     const us = Math.round((performance.now() - t0) * 1000);
-    return { outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.from(v.data as ArrayLike<number | bigint>, Number)])), engine: 'onnxruntime-web (wasm, 1 thread)', us };
+    return { outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.from(v)])), engine: m.engine, us };
   } finally {
     await m.dispose();
   }
@@ -75,8 +53,10 @@ export async function runModel(bytes: Uint8Array, name: string, input: number[] 
 /** A loaded model behind one interface, whatever its engine: real-valued inputs by name, outputs by name. */
 export interface LoadedModel {
   engine: string;
-  inputs: { name: string; size: number }[];
-  run(inputs: Record<string, Float32Array>): Promise<Record<string, Float32Array>>;
+  /** Each input's name, element count (0 when the model leaves it open) and shape for messages. */
+  inputs: { name: string; size: number; shape: string }[];
+  /** Outputs as real values: float32 from TFLite (dequantized), float64 from ONNX (exact for integer outputs). */
+  run(inputs: Record<string, Float32Array>): Promise<Record<string, Float32Array | Float64Array>>;
   dispose(): Promise<void>;
 }
 
@@ -86,11 +66,12 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
     const m = await loadTfliteModel(bytes, name);
     return {
       engine: 'tflite-wasm (tfjs-tflite)',
-      inputs: m.inputs.map((io) => ({ name: io.name, size: io.size })),
+      inputs: m.inputs.map((io) => ({ name: io.name, size: io.size, shape: io.shape.join('×') })),
       async run(inputs) {
         const arrays = m.inputs.map((io) => {
           const x = inputs[io.name];
-          if (!x || x.length !== io.size) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values; got ${x?.length ?? 'none'}`);
+          if (!x) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`);
+          if (x.length !== io.size) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values (${io.shape.join('×')}); got ${x.length}`);
           return x;
         });
         const out = m.run(arrays);
@@ -105,16 +86,19 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
   const m = await loadOnnxModel(bytes, name);
   return {
     engine: 'onnxruntime-web (wasm, 1 thread)',
-    inputs: m.inputs.map((io) => ({ name: io.name, size: io.shape ? product(io.shape, 0) : 0 })),
+    inputs: m.inputs.map((io) => ({ name: io.name, size: io.shape ? product(io.shape, 0) : 0, shape: io.shape ? io.shape.join('×') : '?' })),
     async run(inputs) {
-      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
+      const feeds: Record<string, { data: Float32Array | Int8Array | Uint8Array | Int32Array; dims: number[] }> = {};
       for (const io of m.inputs) {
         const x = inputs[io.name];
         if (!x) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`);
-        feeds[io.name] = { data: x, dims: io.shape ? io.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [x.length] };
+        const dims = io.shape ? io.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [x.length];
+        if (product(dims, x.length) !== x.length) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${product(dims, 0)} values (${dims.join('×')}); got ${x.length}`);
+        const data = io.type === 'int8' ? Int8Array.from(x, Math.round) : io.type === 'uint8' ? Uint8Array.from(x, Math.round) : io.type === 'int32' ? Int32Array.from(x, Math.round) : x;
+        feeds[io.name] = { data, dims };
       }
       const out = await m.run(feeds);
-      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from(v.data as ArrayLike<number | bigint>, Number)]));
+      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float64Array.from(v.data as ArrayLike<number | bigint>, Number)]));
     },
     dispose: () => m.dispose(),
   };

@@ -13,7 +13,7 @@ import type { WorkerReply, WorkerRequest } from './worker-main.js';
 export interface RemoteModel {
   readonly handle: number;
   readonly engine: string;
-  readonly inputs: { name: string; size: number }[];
+  readonly inputs: { name: string; size: number; shape: string }[];
 }
 
 /** Omit over each member of a union (TypeScript's Omit collapses unions). */
@@ -76,7 +76,7 @@ export class InferenceWorker {
   }
 
   /** Runs once; the input arrays are transferred to the worker (they are empty afterwards). */
-  async run(model: RemoteModel, inputs: Record<string, Float32Array>): Promise<{ outputs: Record<string, Float32Array>; us: number }> {
+  async run(model: RemoteModel, inputs: Record<string, Float32Array>): Promise<{ outputs: Record<string, Float32Array | Float64Array>; us: number }> {
     const r = await this.call({ op: 'run', model: model.handle, inputs }, Object.values(inputs).map((a) => a.buffer as ArrayBuffer));
     return { outputs: r.outputs ?? {}, us: r.us ?? 0 };
   }

@@ -14,7 +14,7 @@ export type WorkerRequest =
   | { op: 'dispose'; id: number; model: number };
 
 export type WorkerReply =
-  | { id: number; ok: true; model?: number; inputs?: { name: string; size: number }[]; outputs?: Record<string, Float32Array>; us?: number; engine?: string }
+  | { id: number; ok: true; model?: number; inputs?: { name: string; size: number; shape: string }[]; outputs?: Record<string, Float32Array | Float64Array>; us?: number; engine?: string }
   | { id: number; ok: false; code?: number; message: string };
 
 export function serveInference(port: MessagePort): void {
