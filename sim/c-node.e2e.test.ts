@@ -13,16 +13,9 @@ import type { Verdict } from '../runtime/qa/types.js';
 import { createRuntime, type Runtime } from '../runtime/root.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { REPO } from './testing/cli.js';
+import { until } from './testing/until.js';
 
 const C_DIR = `${REPO}firmware-bridge/c`;
-
-const until = async (pred: () => boolean, ms: number, what: string) => {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('C firmware → pseudo-terminal → TypeScript runtime', () => {
   let node: ChildProcess;

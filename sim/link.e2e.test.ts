@@ -17,15 +17,7 @@ import { SerialTransport } from '../runtime/transport/serial.js';
 import { FirmwareEmulator } from './emulator.js';
 import { openPtyPair, type PtyPair } from './pty.js';
 import { pump } from './scenarios/pump.js';
-
-const until = async (pred: () => boolean, ms: number, what: string) => {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return Date.now() - t0;
-};
+import { until } from './testing/until.js';
 
 const sink = new MemoryLogSink();
 function linkOn(path: string, o: Partial<{ reopenMinMs: number; reopenMaxMs: number; livenessFloorMs: number }> = {}) {

@@ -1,6 +1,7 @@
 /** The behaviour every Transport implementation must show (STYLE §1): run against real and mock. */
 
 import { expect, it } from 'vitest';
+import { until } from '../../sim/testing/until.js';
 import type { Transport } from './transport.js';
 
 export interface TransportRig {
@@ -8,14 +9,6 @@ export interface TransportRig {
   /** Makes bytes arrive on the link from the device side. */
   deliver(bytes: Uint8Array): Promise<void>;
   dispose(): Promise<void>;
-}
-
-async function until(pred: () => boolean, ms = 5_000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 export function transportContract(makeRig: () => Promise<TransportRig>): void {
@@ -40,7 +33,7 @@ export function transportContract(makeRig: () => Promise<TransportRig>): void {
     const sent = new Uint8Array(20_000);
     for (let i = 0; i < sent.length; i++) sent[i] = (i * 7 + (i >> 8)) & 0xff;
     for (let off = 0; off < sent.length; off += 1000) await rig.deliver(sent.subarray(off, off + 1000));
-    await until(() => got.length >= sent.length);
+    await until(() => got.length >= sent.length, 5_000, 'every byte sent');
     expect(got).toEqual(Array.from(sent));
     expect(rig.transport.counters.bytes_in).toBe(sent.length);
     expect(rig.transport.counters.opens).toBe(1);
