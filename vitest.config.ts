@@ -22,7 +22,7 @@ const plainSummary: Reporter = {
 
 export default defineConfig({
   test: {
-    include: ['runtime/**/*.test.ts', 'sim/**/*.test.ts', 'scripts/**/*.test.ts', 'firmware-bridge/**/*.test.ts'],
+    include: ['runtime/**/*.test.ts', 'sim/**/*.test.ts', 'models/**/*.test.ts', 'scripts/**/*.test.ts', 'firmware-bridge/**/*.test.ts'],
     reporters: ['default', plainSummary],
     // Integration tests open pseudo-terminals and brokers; keep them from starving each other on 2 cores.
     pool: 'forks',

@@ -18,7 +18,7 @@ function sources(dir: string): string[] {
   return out;
 }
 
-const files = [...sources(join(REPO, 'runtime')), ...sources(join(REPO, 'sim'))].map((f) => relative(REPO, f));
+const files = [...sources(join(REPO, 'runtime')), ...sources(join(REPO, 'sim')), ...sources(join(REPO, 'models'))].map((f) => relative(REPO, f));
 
 function importsOf(file: string): string[] {
   const text = readFileSync(join(REPO, file), 'utf8');
@@ -33,8 +33,8 @@ function resolveRel(file: string, spec: string): string {
   return relative(REPO, join(REPO, file, '..', spec)).replace(/\.js$/, '.ts');
 }
 
-/** CLI commands that load sim/ lazily (dynamic import) for their laptop-only work. */
-const LAZY_SIM_LOADERS = ['runtime/cli/commands/sim.ts', 'runtime/cli/commands/eval.ts', 'runtime/cli/commands/score.ts', 'runtime/cli/commands/calibrate.ts'];
+/** CLI commands that load sim/ or models/ lazily (dynamic import) for their laptop-only work. */
+const LAZY_SIM_LOADERS = ['runtime/cli/commands/sim.ts', 'runtime/cli/commands/eval.ts', 'runtime/cli/commands/score.ts', 'runtime/cli/commands/calibrate.ts', 'runtime/cli/commands/bench.ts', 'runtime/cli/commands/model.ts'];
 
 /** Layer of a runtime file: 1 pure bottom … 5 command line. */
 function layer(file: string): number {
@@ -58,8 +58,8 @@ describe('module structure', () => {
       for (const spec of importsOf(f)) {
         if (!spec.startsWith('.')) continue;
         const target = resolveRel(f, spec);
-        if (f.startsWith('sim/') && target.startsWith('runtime/cli/')) up.push(`${f} → ${target}`);
-        else if (f.startsWith('runtime/') && target.startsWith('sim/') && !LAZY_SIM_LOADERS.includes(f)) up.push(`${f} → ${target}`);
+        if (/^(sim|models)\//.test(f) && target.startsWith('runtime/cli/')) up.push(`${f} → ${target}`);
+        else if (f.startsWith('runtime/') && /^(sim|models)\//.test(target) && !LAZY_SIM_LOADERS.includes(f)) up.push(`${f} → ${target}`);
         else if (f.startsWith('runtime/') && target.startsWith('runtime/') && layer(target) > layer(f)) up.push(`${f} → ${target}`);
       }
     }
