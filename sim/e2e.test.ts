@@ -63,8 +63,9 @@ describe.each(testBrokers())('end to end through a pseudo-terminal and the $name
     expect(received.verdicts.map((v) => v.seq)).toEqual(local.map((_, i) => i + 1));
     expect(received.verdictTopics.every((t, i) => t === `tinyqa/v1/${local[i]!.device}/verdict/${local[i]!.stream}`)).toBe(true);
 
-    // Every fault kind occurs twice (two 30 s cycles), each caught by its own child.
-    expect(new Set(result.episodes.map((e) => e.fault))).toEqual(new Set(FAULT_KINDS));
+    // Every fault kind the pump plays (all but the compressed-air leak) occurs twice (two 30 s
+    // cycles), each caught by its own child.
+    expect(new Set(result.episodes.map((e) => e.fault))).toEqual(new Set(FAULT_KINDS.filter((k) => k !== 'leak')));
     for (const ep of result.episodes) {
       const hit = local.filter((v) => v.stream === ep.channel && inside(v, ep));
       expect(hit.length, `${ep.fault} on ${ep.channel}`).toBeGreaterThanOrEqual(1);

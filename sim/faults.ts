@@ -3,6 +3,12 @@
  * magnitude knob so calibration and evaluation can sweep from "barely there" to "obvious". Faults
  * act on one channel's samples over a span, in place; `sigma` is the channel's clean noise scale
  * (estimated by the caller) so magnitudes are in noise units wherever that makes sense.
+ *
+ * These are edits of recorded values. The compressed-air scenario's `leak` (scenarios/scenario.ts
+ * FAULT_KINDS) is not among them on purpose: a leak changes the plant — when the compressor loads,
+ * how fast the pressure falls — so painting it onto recorded values would produce a signal no
+ * plant makes, and no rule child is meant to catch it anyway. It is played by the scenario itself
+ * (`tinyqa sim --faults leak`, scenarios/generate.ts), with its ground truth in the episodes.
  */
 
 import type { Rng } from './random.js';

@@ -55,8 +55,14 @@ export interface LoadedModel {
   engine: string;
   /** Each input's name, element count (0 when the model leaves it open) and shape for messages. */
   inputs: { name: string; size: number; shape: string }[];
-  /** Outputs as real values: float32 from TFLite (dequantized), float64 from ONNX (exact for integer outputs). */
-  run(inputs: Record<string, Float32Array>): Promise<Record<string, Float32Array | Float64Array>>;
+  /**
+   * Runs `batch` windows at once (default 1): each input holds `batch` rows back to back, and so does
+   * each output. Outputs as real values: float32 from TFLite (dequantized), float64 from ONNX (exact
+   * for integer outputs).
+   */
+  run(inputs: Record<string, Float32Array>, batch?: number): Promise<Record<string, Float32Array | Float64Array>>;
+  /** How a batch runs: one engine call for the whole batch, or one call per row (the engine has fixed shapes). */
+  readonly batching: 'native' | 'loop';
   dispose(): Promise<void>;
 }
 
@@ -67,15 +73,29 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
     return {
       engine: 'tflite-wasm (tfjs-tflite)',
       inputs: m.inputs.map((io) => ({ name: io.name, size: io.size, shape: io.shape.join('×') })),
-      async run(inputs) {
+      // The TFLite web runner has no input resize: its shapes are fixed at conversion, so a batch is
+      // one invoke per row, all inside one worker message (the message cost is still paid once).
+      batching: 'loop',
+      async run(inputs, batch = 1) {
         const arrays = m.inputs.map((io) => {
           const x = inputs[io.name];
           if (!x) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`);
-          if (x.length !== io.size) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values (${io.shape.join('×')}); got ${x.length}`);
+          if (x.length !== io.size * batch) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${io.size} values (${io.shape.join('×')}) per row × ${batch}; got ${x.length}`);
           return x;
         });
-        const out = m.run(arrays);
-        return Object.fromEntries(m.outputs.map((io, i) => [io.name, out[i]!]));
+        if (batch === 1) {
+          const out = m.run(arrays);
+          return Object.fromEntries(m.outputs.map((io, i) => [io.name, out[i]!]));
+        }
+        const outs = m.outputs.map((io) => new Float32Array(io.size * batch));
+        const rows = m.inputs.map((io) => new Float32Array(io.size));
+        const into = m.outputs.map((io) => new Float32Array(io.size));
+        for (let b = 0; b < batch; b++) {
+          m.inputs.forEach((io, i) => rows[i]!.set(arrays[i]!.subarray(b * io.size, (b + 1) * io.size)));
+          const out = m.run(rows, into);
+          m.outputs.forEach((io, i) => outs[i]!.set(out[i]!, b * io.size));
+        }
+        return Object.fromEntries(m.outputs.map((io, i) => [io.name, outs[i]!]));
       },
       async dispose() {
         m.dispose();
@@ -84,15 +104,19 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
   }
   const { loadOnnxModel } = await import('./onnx/engine.js');
   const m = await loadOnnxModel(bytes, name);
+  // A symbolic (or -1) first dimension takes the whole batch in one call.
+  const batching: 'native' | 'loop' = m.inputs.every((io) => io.shape && io.shape.length > 0 && !(typeof io.shape[0] === 'number' && io.shape[0] > 0)) ? 'native' : 'loop';
   return {
     engine: 'onnxruntime-web (wasm, 1 thread)',
     inputs: m.inputs.map((io) => ({ name: io.name, size: io.shape ? product(io.shape, 0) : 0, shape: io.shape ? io.shape.join('×') : '?' })),
-    async run(inputs) {
+    batching,
+    async run(inputs, batch = 1) {
+      if (batch !== 1 && batching === 'loop') throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: its first input dimension is fixed, so it cannot take a batch of ${batch}`, { hint: 'export it with a symbolic batch dimension, or run one window per call' });
       const feeds: Record<string, { data: Float32Array | Int8Array | Uint8Array | Int32Array; dims: number[] }> = {};
       for (const io of m.inputs) {
         const x = inputs[io.name];
         if (!x) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`);
-        const dims = io.shape ? io.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [x.length];
+        const dims = io.shape ? io.shape.map((d, i) => (i === 0 && batch !== 1 ? batch : typeof d === 'number' && d > 0 ? d : 1)) : [x.length];
         if (product(dims, x.length) !== x.length) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${product(dims, 0)} values (${dims.join('×')}); got ${x.length}`);
         const data = io.type === 'int8' ? Int8Array.from(x, Math.round) : io.type === 'uint8' ? Uint8Array.from(x, Math.round) : io.type === 'int32' ? Int32Array.from(x, Math.round) : x;
         feeds[io.name] = { data, dims };

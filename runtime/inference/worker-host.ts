@@ -14,6 +14,7 @@ export interface RemoteModel {
   readonly handle: number;
   readonly engine: string;
   readonly inputs: { name: string; size: number; shape: string }[];
+  readonly batching: 'native' | 'loop';
 }
 
 /** Omit over each member of a union (TypeScript's Omit collapses unions). */
@@ -72,12 +73,15 @@ export class InferenceWorker {
   async load(bytes: Uint8Array, name: string, format?: 'tflite' | 'onnx'): Promise<RemoteModel> {
     const copy = bytes.slice();
     const r = await this.call({ op: 'load', bytes: copy, name, ...(format ? { format } : {}) }, [copy.buffer as ArrayBuffer]);
-    return { handle: r.model!, engine: r.engine!, inputs: r.inputs ?? [] };
+    return { handle: r.model!, engine: r.engine!, inputs: r.inputs ?? [], batching: r.batching ?? 'loop' };
   }
 
-  /** Runs once; the input arrays are transferred to the worker (they are empty afterwards). */
-  async run(model: RemoteModel, inputs: Record<string, Float32Array>): Promise<{ outputs: Record<string, Float32Array | Float64Array>; us: number }> {
-    const r = await this.call({ op: 'run', model: model.handle, inputs }, Object.values(inputs).map((a) => a.buffer as ArrayBuffer));
+  /**
+   * Runs `batch` rows at once (each input holds them back to back); the input arrays are transferred
+   * to the worker (they are empty afterwards). `us` is the engine time inside the worker.
+   */
+  async run(model: RemoteModel, inputs: Record<string, Float32Array>, batch = 1): Promise<{ outputs: Record<string, Float32Array | Float64Array>; us: number }> {
+    const r = await this.call({ op: 'run', model: model.handle, inputs, batch }, Object.values(inputs).map((a) => a.buffer as ArrayBuffer));
     return { outputs: r.outputs ?? {}, us: r.us ?? 0 };
   }
 

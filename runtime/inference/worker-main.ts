@@ -10,11 +10,11 @@ import { loadAny, type LoadedModel } from './registry.js';
 
 export type WorkerRequest =
   | { op: 'load'; id: number; bytes: Uint8Array; name: string; format?: 'tflite' | 'onnx' }
-  | { op: 'run'; id: number; model: number; inputs: Record<string, Float32Array> }
+  | { op: 'run'; id: number; model: number; inputs: Record<string, Float32Array>; batch?: number }
   | { op: 'dispose'; id: number; model: number };
 
 export type WorkerReply =
-  | { id: number; ok: true; model?: number; inputs?: { name: string; size: number; shape: string }[]; outputs?: Record<string, Float32Array | Float64Array>; us?: number; engine?: string }
+  | { id: number; ok: true; model?: number; inputs?: { name: string; size: number; shape: string }[]; outputs?: Record<string, Float32Array | Float64Array>; us?: number; engine?: string; batching?: 'native' | 'loop' }
   | { id: number; ok: false; code?: number; message: string };
 
 export function serveInference(port: MessagePort): void {
@@ -27,12 +27,12 @@ export function serveInference(port: MessagePort): void {
           const m = await loadAny(req.bytes, req.name, req.format);
           const handle = next++;
           models.set(handle, m);
-          port.postMessage({ id: req.id, ok: true, model: handle, inputs: m.inputs, engine: m.engine } satisfies WorkerReply);
+          port.postMessage({ id: req.id, ok: true, model: handle, inputs: m.inputs, engine: m.engine, batching: m.batching } satisfies WorkerReply);
         } else if (req.op === 'run') {
           const m = models.get(req.model);
           if (!m) throw new Error(`no model ${req.model} in this worker`);
           const t0 = performance.now();
-          const outputs = await m.run(req.inputs);
+          const outputs = await m.run(req.inputs, req.batch ?? 1);
           const us = Math.round((performance.now() - t0) * 1000);
           port.postMessage({ id: req.id, ok: true, outputs, us } satisfies WorkerReply, Object.values(outputs).map((o) => o.buffer as ArrayBuffer));
         } else {

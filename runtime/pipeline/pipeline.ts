@@ -29,6 +29,34 @@ export interface PipelineOptions {
   profile?: ReferenceProfile;
   /** A model-backed anomaly detector per stream; default: the built-in ForecastScorer (runtime/qa). */
   anomalyScorer?: (channel: ChannelInfo) => AnomalyScorer;
+  /**
+   * A QA model that judges whole multichannel windows off the main thread (runtime/inference). With
+   * one, windows wait for its answer before they are judged — in order, and never blocking the
+   * reader: samples keep arriving while the model runs.
+   */
+  model?: WindowModelPort;
+  /** Windows that may wait for the model at once; beyond, windows are judged without it (default 256). */
+  modelMaxPending?: number;
+}
+
+/** What the pipeline needs of a QA model (runtime/inference/model-service.ts provides it). */
+export interface WindowModelPort {
+  /** The channels the active model reads, in its order; undefined while no model is active. */
+  readonly channels: readonly string[] | undefined;
+  /**
+   * Scores one aligned window (windows[i] is channel channels[i]); resolves undefined when the model
+   * is unavailable (loading, crashed, replaced) — the window is then judged without it.
+   */
+  score(windows: readonly Float64Array[]): Promise<{ ratios: Record<string, number>; name: string } | undefined>;
+}
+
+/** A window copied out of its ring, to be judged once the model has answered. */
+interface Snapshot {
+  values: Float64Array;
+  times: Float64Array;
+  t0: number;
+  t1: number;
+  fresh: number;
 }
 
 export interface PipelineCounters {
@@ -42,6 +70,12 @@ export interface PipelineCounters {
   /** Samples the device itself reports it could not send (HEARTBEAT key 1). */
   device_dropped: number;
   verdicts: number;
+  /** Stream windows judged with the model's score. */
+  model_scored: number;
+  /** Stream windows judged without it while a model is configured (unavailable, or a channel it does not read). */
+  model_unscored: number;
+  /** Windows not sent to the model because too many already waited for it (backpressure). */
+  model_skipped: number;
 }
 
 interface Stream {
@@ -64,7 +98,15 @@ export class Pipeline {
     missing_values: 0,
     device_dropped: 0,
     verdicts: 0,
+    model_scored: 0,
+    model_unscored: 0,
+    model_skipped: 0,
   };
+  /** Judging of windows that wait for the model, chained so verdicts keep their order. */
+  private tail: Promise<void> = Promise.resolve();
+  private waiting = 0;
+  private readyList: number[] = [];
+  private warnedModelLayout = false;
   private streams: Stream[] = [];
   /** Per stream: a window is ready after the current sample (all channels are pushed before any is judged). */
   private ready = new Uint8Array(0);
@@ -189,18 +231,63 @@ export class Pipeline {
       // Judge only once every channel holds this sample, so a cross-sensor child sees its partner's
       // window over the same samples.
       if (any) {
+        const list = this.readyList;
+        list.length = 0;
         for (let c = 0; c < C; c++) {
           if (ready[c] === 0) continue;
           ready[c] = 0;
-          this.emit(this.streams[c]!);
+          list.push(c);
         }
+        if (this.o.model) this.viaModel(list);
+        else for (const c of list) this.emit(this.streams[c]!, this.streams[c]!.ring.view);
       }
     }
     this.counters.samples += count;
   }
 
-  private emit(s: Stream): void {
-    const w = s.ring.view;
+  /**
+   * Copies the ready windows, asks the model for the aligned multichannel window, and judges them when
+   * it answers — after every window queued before them.
+   */
+  private viaModel(list: readonly number[]): void {
+    const model = this.o.model!;
+    const snaps = list.map((c) => {
+      const w = this.streams[c]!.ring.view;
+      return { c, snap: { values: w.values.slice(), times: w.times.slice(), t0: w.t0, t1: w.t1, fresh: w.fresh } satisfies Snapshot };
+    });
+    let result: Promise<{ ratios: Record<string, number>; name: string } | undefined> = Promise.resolve(undefined);
+    const names = model.channels;
+    if (names) {
+      const byName = new Map(snaps.map((x) => [this.streams[x.c]!.channel.name, x.snap.values]));
+      const windows = names.map((n) => byName.get(n));
+      if (windows.every((w) => w !== undefined)) {
+        if (this.waiting < (this.o.modelMaxPending ?? 256)) result = model.score(windows as Float64Array[]).catch(() => undefined);
+        else this.counters.model_skipped++;
+      } else if (!this.warnedModelLayout) {
+        this.warnedModelLayout = true;
+        this.log.warn?.(`the model reads channels ${names.join(', ')}, but this window has ${[...byName.keys()].join(', ')}; judging without the model`);
+      }
+    }
+    this.waiting++;
+    this.tail = this.tail.then(async () => {
+      const r = await result;
+      this.waiting--;
+      for (const { c, snap } of snaps) {
+        const s = this.streams[c]!;
+        const ratio = r?.ratios[s.channel.name];
+        if (ratio !== undefined) this.counters.model_scored++;
+        else this.counters.model_unscored++;
+        this.emit(s, snap, ratio !== undefined ? { ratio, name: r!.name } : undefined);
+      }
+    });
+  }
+
+  /** Resolves once every window waiting for the model has been judged. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
+  private emit(s: Stream, w: Snapshot, model?: { ratio: number; name: string }): void {
     const j = s.judge.judge({
       values: w.values,
       times: w.times,
@@ -210,6 +297,7 @@ export class Pipeline {
       periodMs: this.periodMs,
       fresh: w.fresh,
       clockOffsetMs: this.o.toWallMs(0) ?? NaN,
+      ...(model ? { model } : {}),
     });
     this.verdictSeq++;
     this.counters.verdicts++;
@@ -227,7 +315,7 @@ export class Pipeline {
       children: j.children,
       failed: j.failed,
       profile: this.o.profileHash,
-      model: null,
+      model: model ? model.name : null,
     }, w);
   }
 }

@@ -39,6 +39,12 @@ export interface WindowInput {
   readonly fresh?: number;
   /** The link's current time map, wall ms − device ms (PROTOCOL §7); NaN or absent before one exists. */
   readonly clockOffsetMs?: number;
+  /**
+   * A QA model's verdict on this stream's window (runtime/inference/window-model.ts): its error over
+   * the model's threshold, r = e / threshold (1 = at the threshold). Absent when no model scores
+   * this stream, or its model is unavailable (loading, crashed, refused): the built-in scorer judges.
+   */
+  readonly model?: { ratio: number; name: string };
 }
 
 /** What a child may know besides its window when it is evaluated. */

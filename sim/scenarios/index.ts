@@ -1,11 +1,13 @@
 import { ErrorCode, TinyqaError } from '../../runtime/core/errors.js';
+import { compressedAir } from './compressed-air.js';
 import { pump } from './pump.js';
 import type { Scenario } from './scenario.js';
 
-export const SCENARIOS: Record<string, Scenario> = { pump };
+export const SCENARIOS: Record<string, Scenario> = { pump, [compressedAir.name]: compressedAir };
 
 export function getScenario(name: string): Scenario {
-  const s = SCENARIOS[name];
+  // Own keys only: `toString` is not a scenario.
+  const s = Object.hasOwn(SCENARIOS, name) ? SCENARIOS[name] : undefined;
   if (!s) throw new TinyqaError(ErrorCode.ScenarioUnknown, `unknown scenario "${name}"`, { hint: `choose one of: ${Object.keys(SCENARIOS).join(', ')}` });
   return s;
 }

@@ -2,10 +2,21 @@
 
 import type { ChannelInfo } from '../../runtime/framing/messages.js';
 
-export const FAULT_KINDS = ['stuck', 'missing', 'spikes', 'range'] as const;
+/**
+ * Faults a scenario can play (`--faults`). stuck, missing, spikes and range are sensor faults the rule
+ * children catch; `leak` is a fault of the process itself (compressed-air: air escaping upstream of
+ * the flow meter), visible only as a forecast residual. A scenario plays the kinds its episodes name
+ * and ignores the rest (the pump has no leak). These are not sim/faults.ts's INJECTED_FAULTS: those
+ * are value-level edits of recorded data for `eval faults` and `calibrate`, and a leak cannot be
+ * painted onto recorded values — it changes when the compressor loads.
+ */
+export const FAULT_KINDS = ['stuck', 'missing', 'spikes', 'range', 'leak'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** A fault injected into one channel over [startS, endS) of every cycle, and the child that must catch it. */
+/**
+ * A fault injected into one channel over [startS, endS) of every cycle, and the child meant to catch
+ * it (for `leak`: `anomaly`, which is off in the default graph and needs a model-backed forecaster).
+ */
 export interface Episode {
   fault: FaultKind;
   channel: string;
@@ -34,7 +45,7 @@ export interface Scenario {
   createSource(seed: number, faults: ReadonlySet<FaultKind>): SampleSource;
 }
 
-/** Parses --faults: "default"/"all" (every kind), "none", or a comma list of kinds. */
+/** Parses --faults: "default"/"all" (every kind; each scenario plays those it has), "none", or a comma list of kinds. */
 export function parseFaults(spec: string): Set<FaultKind> | string {
   const s = spec.trim().toLowerCase();
   if (s === 'default' || s === 'all') return new Set(FAULT_KINDS);

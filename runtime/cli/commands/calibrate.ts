@@ -5,13 +5,16 @@ import { numberOption, parse } from '../args.js';
 export const CALIBRATE_HELP = `Usage: tinyqa calibrate --csv CLEAN.csv --out PROFILE.json [options]
 
 Robustness testing and dimension selection on clean reference data (paper §3.1): injects every
-fault kind at growing magnitudes into copies of the data, sets each child's threshold from the clean
-data to meet the false-alarm target, keeps the fewest children that still detect the faults
-(sparsity penalty), checks the false-alarm rate on the clean data, and writes a profile that
-\`sim\`, \`run\` and \`score\` load with --profile. Prints the selected children, their thresholds
-and the robustness curves (recall per fault and magnitude).
+value-level fault kind (missing, stuck, spikes, noise, drift, jitter) at growing magnitudes into
+copies of the data, sets each child's threshold from the clean data to meet the false-alarm
+target, keeps the fewest children that still detect the faults (sparsity penalty), checks the
+false-alarm rate on the clean data, and writes a profile that \`sim\`, \`run\` and \`score\` load
+with --profile. Prints the selected children, their thresholds and the robustness curves (recall
+per fault and magnitude). Process faults such as the compressed-air leak change the physics, not
+the recorded values, so they are not injected here.
 
 Record clean data from the simulator with: tinyqa sim --faults none --speed max --duration 600 --record clean.csv
+(add --scenario compressed-air for the compressed-air plant)
 
 Options:
   --csv FILE          clean reference data (timestamp + channels, DESIGN §9 CSV rules)

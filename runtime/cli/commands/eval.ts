@@ -32,11 +32,13 @@ const EVALUATIONS: Record<string, Evaluation> = {
       '            scenario; recall, false-alarm rate on clean windows and detection delay per\n' +
       '            fault and magnitude, against the DESIGN §8 targets',
     options:
-      '  --scenario NAME  scenario (default: pump)\n' +
+      '  --scenario NAME  scenario: pump (default) or compressed-air\n' +
       '  --seconds S      seconds of scenario per run (default: 600)\n' +
       '  --seed N         scenario seed (default: 1)\n' +
       '  --window N       samples per window (default: 100)\n' +
-      '  --faults LIST    only these faults, comma-separated\n' +
+      '  --faults LIST    only these faults, comma-separated: missing, stuck, range, spikes, noise,\n' +
+      '                   drift, jitter (value-level edits; the compressed-air leak is a process fault\n' +
+      '                   that only `sim --faults leak` plays)\n' +
       '  --profile FILE   judge with a calibration profile (default: the default graph)\n',
     run: evalFaultsCommand,
   },

@@ -11,11 +11,15 @@ window and publishes verdicts to an MQTT broker (an embedded one unless --broker
 Verdicts stream on stdout; progress and a summary go to stderr.
 
 Options:
-  --scenario NAME   sensor scenario (default: pump — 3 channels at 100 Hz)
+  --scenario NAME   sensor scenario: pump (default; pressure, flow, motor temperature at 100 Hz,
+                    faults every 30 s) or compressed-air (header pressure sawtooth, demand flow,
+                    compressor power at 10 Hz, faults every 120 s)
   --speed X|max     replay speed: 1 = real time (default), 10 = ten times faster, max = as fast as
                     the pipeline takes it
-  --duration S      seconds of scenario time to replay (default: 30, one fault cycle; 0 = until Ctrl-C)
-  --faults SPEC     injected faults: default (all), none, or a comma list of stuck,missing,spikes,range
+  --duration S      seconds of scenario time to replay (default: 30, one pump fault cycle; 0 = until Ctrl-C)
+  --faults SPEC     injected faults: default (all), none, or a comma list of stuck,missing,spikes,range,leak
+                    (leak: an air leak in compressed-air, for a model-backed anomaly child to catch;
+                    the pump has none)
   --seed N          random seed of the scenario (default: 1)
   --garbage P       chance (0..1) of garbage bytes on the serial line before each frame (default: 0)
   --window N        samples per window (default: 100); verdicts every N samples per stream
@@ -32,6 +36,7 @@ Examples:
   tinyqa sim                                   # 30 s of the pump scenario in real time
   tinyqa sim --duration 10 --speed max --json  # 10 s of data as fast as possible, JSON lines
   tinyqa sim --faults none --speed 20          # a clean run: every verdict should pass
+  tinyqa sim --scenario compressed-air --speed 10 --faults leak   # only the air leak (no rule fails)
 `;
 
 export async function simCommand(argv: string[]): Promise<number> {

@@ -10,6 +10,9 @@ export type AnomalyParams = ChildParams;
  *           (with overlapping windows only the `fresh` samples are new)
  *   score = max_i s_i over the window's samples   (a scorer's NaN counts as 1, values clipped to [0, 1])
  * Missing and non-finite values are not fed (completeness and validity judge them).
+ * When a QA model scored the window (`w.model`, its error over its threshold r = e / threshold), the
+ * model judges instead:  score = r / (r + 1)   (0.5 exactly at the model's threshold). The built-in
+ * scorer is still fed, so it is warm the moment the model becomes unavailable.
  */
 export class Anomaly implements Dimension {
   readonly name = 'anomaly';
@@ -45,6 +48,12 @@ export class Anomaly implements Dimension {
         worst = this.scores[i]!;
         at = i;
       }
+    }
+    const m = w.model;
+    if (m) {
+      const r = Number.isNaN(m.ratio) ? Infinity : Math.max(0, m.ratio);
+      const score = r === Infinity ? 1 : r / (r + 1);
+      return childResult(this, this.p, score, 'outlier', (pass) => `model ${m.name}: window error ${fmt(r)}× its threshold${pass ? '' : ` (score ${fmt(score)} > ${fmt(this.p.threshold)})`}`);
     }
     return childResult(this, this.p, worst, 'outlier', (pass) =>
       pass || at < 0
