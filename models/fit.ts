@@ -8,7 +8,8 @@ import { layoutSizes, prepareWindow, windowErrors, type WindowModelLayout } from
 import { getScenario } from '../sim/scenarios/index.js';
 import { channelStats, cutWindows, scenarioSeries } from './data.js';
 import type { FloatMlp, QMlp } from './ir.js';
-import { forwardFloat, quantizeMlp } from './quantize.js';
+import { runQMlpReference } from './export/reference.js';
+import { quantizeMlp } from './quantize.js';
 import type { ShippedModelSpec } from './specs.js';
 import { trainMlp } from './train.js';
 
@@ -21,7 +22,7 @@ export interface Fitted {
   loss: number[];
   trainMs: number;
   trainWindows: number;
-  /** Validation windows (clean, another seed): model inputs, truths, float errors per scored channel. */
+  /** Validation windows (clean, another seed): model inputs, truths, int8-model errors per scored channel. */
   valid: { input: Float32Array; truth: Float32Array; count: number; errors: Record<string, number[]> };
 }
 
@@ -61,13 +62,6 @@ export async function fitModel(spec: ShippedModelSpec, seed: number, progress: (
     tb.truth,
     (e, l) => progress(`${spec.name}: epoch ${e}/${spec.epochs} loss ${l.toFixed(5)}`),
   );
-  // Thresholds from validation windows (another seed), never from training windows.
-  const vWindows = cutWindows(valid, spec.channels, spec.window, Math.max(1, Math.floor(spec.window / 4)));
-  const vb = batchOf(layout, vWindows);
-  const out = forwardFloat(t.model, vb.input, vb.count).at(-1)!;
-  const errors: Record<string, number[]> = {};
-  for (let i = 0; i < vb.count; i++) for (const [c, e] of Object.entries(windowErrors(layout, vb.truth, out, i))) (errors[c] ??= []).push(e);
-  for (const [c, es] of Object.entries(errors)) layout.thresholds[c] = quantile(es, spec.thresholdQuantile) * spec.thresholdMargin;
   // Calibrate int8 ranges on (a sample of) the training windows.
   const calCount = Math.min(tb.count, 2000);
   const quant = quantizeMlp(t.model, tb.input.subarray(0, calCount * sz.input), calCount, {
@@ -77,6 +71,14 @@ export async function fitModel(spec: ShippedModelSpec, seed: number, progress: (
     outputName: spec.kind === 'autoencoder' ? 'reconstruction' : 'forecast',
     perAxis: true,
   });
+  // Thresholds from validation windows (another seed, never the training windows), scored by the int8
+  // model exactly as the engines compute it (the integer reference) — that is what runs on the device.
+  const vWindows = cutWindows(valid, spec.channels, spec.window, Math.max(1, Math.floor(spec.window / 4)));
+  const vb = batchOf(layout, vWindows);
+  const out = runQMlpReference(quant, vb.input, vb.count).real;
+  const errors: Record<string, number[]> = {};
+  for (let i = 0; i < vb.count; i++) for (const [c, e] of Object.entries(windowErrors(layout, vb.truth, out, i))) (errors[c] ??= []).push(e);
+  for (const [c, es] of Object.entries(errors)) layout.thresholds[c] = quantile(es, spec.thresholdQuantile) * spec.thresholdMargin;
   const pb = new ProfileBuilder();
   for (const w of trainWindows) spec.channels.forEach((c, i) => pb.add(c, w[i]!));
   return { spec, layout, float: t.model, quant, profile: pb.build(spec.window, `${spec.name} ${spec.version} training data: ${spec.trainSeconds} s of clean ${spec.scenario}, seed ${seed}`), loss: t.loss, trainMs: t.ms, trainWindows: tb.count, valid: { ...vb, errors } };

@@ -54,7 +54,7 @@ export const SHIPPED: ShippedModelSpec[] = [
     epochs: 24,
     batchSize: 64,
     learningRate: 0.002,
-    thresholdQuantile: 0.99,
+    thresholdQuantile: 0.999,
     thresholdMargin: 1.0,
   },
   {

@@ -14,6 +14,7 @@ import { Policy, type Action } from './policy/policy.js';
 import { WindowStore } from './store/store.js';
 import { CommandCode } from './framing/messages.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { ModelService } from './inference/model-service.js';
 import { MqttPublisher } from './publish/mqtt.js';
 import type { Publisher } from './publish/publisher.js';
 import type { Verdict } from './qa/types.js';
@@ -42,6 +43,8 @@ export interface Runtime {
   readonly publisher: Publisher;
   readonly policy: Policy;
   readonly store: WindowStore | undefined;
+  /** The QA model, when the config names a package (model.package). */
+  readonly model: ModelService | undefined;
   /** Connects the publisher (in the background) and opens the transport; rejects if the first open fails. */
   start(): Promise<void>;
   /** Closes the transport, then flushes and closes the publisher. */
@@ -107,6 +110,21 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       );
     }
   };
+  const model = config.model.package
+    ? new ModelService(
+        {
+          dir: config.model.package,
+          publicKeyPath: config.model.public_key,
+          statePath: config.model.state,
+          engine: config.model.engine,
+          windowSize: config.window.size,
+          maxBatch: config.model.max_batch,
+          reloadS: config.model.reload_s,
+        },
+        log.child('model'),
+      )
+    : undefined;
+  if (model && !config.qa.anomaly.enabled) log.warn?.('model.package is set but qa.anomaly.enabled is false: the model scores windows nobody reads; enable the anomaly child');
   const pipeline = new Pipeline(
     {
       device: config.device,
@@ -118,6 +136,7 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       integrity: () => link.counters,
       ...referenceProfile(config),
       anomalyScorer: () => createAnomalyDetector(),
+      ...(model ? { model, modelProfile: () => model.referenceProfile } : {}),
     },
     (v, window) => {
       publisher.publishVerdict(v);
@@ -143,18 +162,25 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
     publisher,
     policy,
     store,
+    model,
     async start() {
+      // The model first: a refused package stops the start with its reason (there is no last good one yet).
+      if (model) await model.start();
       await publisher.start();
       try {
         // Opens the transport and starts watching liveness.
         await link.start();
       } catch (e) {
+        await model?.close();
         await publisher.close();
         throw e;
       }
     },
     async stop() {
       await link.stop();
+      // Windows still waiting for the model are judged (and published) before the publisher closes.
+      await pipeline.idle();
+      await model?.close();
       await publisher.close();
     },
     counters() {
@@ -164,6 +190,7 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       for (const [k, v] of Object.entries(transport.counters)) out[`link_${k}`] = v;
       for (const [k, v] of Object.entries(publisher.counters)) out[`mqtt_${k}`] = v;
       if (store) for (const [k, v] of Object.entries(store.counters)) out[k] = v;
+      if (model) for (const [k, v] of Object.entries(model.counters)) out[k] = v;
       return out;
     },
   };

@@ -260,6 +260,18 @@ export const CONFIG_SPEC: FieldSpec = {
         files: { kind: 'int', min: 1, max: 100, default: 5, why: 'rotation: the oldest fifth is dropped at a time' },
       },
     },
+    model: {
+      kind: 'object',
+      why: 'a QA model package (models/<name>/<version>/) that judges the anomaly child, and whose training envelope the relevance child uses',
+      fields: {
+        package: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a package folder, or empty for no model', default: '', why: 'no model by default: the rule dimensions and the built-in anomaly scorer judge alone' },
+        public_key: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'an ed25519 public key file (PEM), or empty', default: '', why: 'with a key, unsigned or wrongly signed packages are refused; set it on every gateway' },
+        state: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a file path', default: '.tinyqa/model-state.json', why: 'the highest security_version accepted per model, persisted so a downgrade is refused after a restart' },
+        engine: { kind: 'enum', values: ['auto', 'tflite', 'onnx'], default: 'auto', why: 'auto runs the package\'s TFLite file when it has one (the smaller engine), else its ONNX file' },
+        reload_s: { kind: 'int', min: 0, max: 86_400, default: 5, unit: 's', why: 'how often the package folder is checked for an update (0: only on SIGHUP); a refused update keeps the last good model' },
+        max_batch: { kind: 'int', min: 1, max: 1024, default: 32, unit: 'windows', why: 'windows queued while the model runs go in one call, up to this many' },
+      },
+    },
     log: {
       kind: 'object',
       why: 'diagnostics on stderr',
@@ -297,6 +309,7 @@ export interface TinyqaConfig {
   qa: QaConfig;
   policy: { debounce_k: number; debounce_n: number; clear_after: number; commands: boolean; clean_max_missing: number };
   store: { dir: string; max_bytes: number; files: number };
+  model: { package: string; public_key: string; state: string; engine: 'auto' | 'tflite' | 'onnx'; reload_s: number; max_batch: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 

@@ -22,15 +22,26 @@ export interface Manifest {
   name: string;
   version: string;
   security_version: number;
-  model: { file: string; format: 'tflite' | 'onnx'; sha256: string; bytes: number };
+  model: ModelFile;
+  /** The same model in other formats (e.g. ONNX beside TFLite), each bound by its own hash. */
+  alternates?: ModelFile[];
   inputs?: unknown;
   outputs?: unknown;
   [key: string]: unknown;
 }
 
+export interface ModelFile {
+  file: string;
+  format: 'tflite' | 'onnx';
+  sha256: string;
+  bytes: number;
+}
+
 export interface VerifiedPackage {
   dir: string;
   manifest: Manifest;
+  /** The chosen model file (see `verifyPackage`'s `format`) and its bytes. */
+  file: ModelFile;
   modelBytes: Uint8Array;
   signed: boolean;
 }
@@ -49,17 +60,24 @@ export function parseManifest(text: string, dir: string): Manifest {
   if (typeof m.name !== 'string' || !NAME.test(m.name)) throw refuse(dir, `${MANIFEST}: name must match [A-Za-z0-9_.-]{1,64}`);
   if (typeof m.version !== 'string' || !SEMVER.test(m.version)) throw refuse(dir, `${MANIFEST}: version must be semver (1.2.3)`);
   if (typeof m.security_version !== 'number' || !Number.isInteger(m.security_version) || m.security_version < 0) throw refuse(dir, `${MANIFEST}: security_version must be an integer ≥ 0`);
-  const model = m.model as Record<string, unknown> | undefined;
-  if (!model || typeof model.file !== 'string' || basename(model.file) !== model.file || !['tflite', 'onnx'].includes(model.format as string) || typeof model.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(model.sha256) || typeof model.bytes !== 'number') {
-    throw refuse(dir, `${MANIFEST}: model must be {"file": a file name in the package, "format": "tflite"|"onnx", "sha256": 64 hex digits, "bytes": size}`);
-  }
+  const isFile = (f: unknown) => {
+    const x = f as Record<string, unknown> | undefined;
+    return !!x && typeof x.file === 'string' && basename(x.file) === x.file && ['tflite', 'onnx'].includes(x.format as string) && typeof x.sha256 === 'string' && /^[0-9a-f]{64}$/.test(x.sha256) && typeof x.bytes === 'number';
+  };
+  if (!isFile(m.model)) throw refuse(dir, `${MANIFEST}: model must be {"file": a file name in the package, "format": "tflite"|"onnx", "sha256": 64 hex digits, "bytes": size}`);
+  if (m.alternates !== undefined && !(Array.isArray(m.alternates) && m.alternates.every(isFile))) throw refuse(dir, `${MANIFEST}: alternates must be a list of model files like "model"`);
   return m as unknown as Manifest;
 }
 
-/** Writes `manifest.json` for a model file in `dir` (hash and size computed here). */
-export function writeManifest(dir: string, m: Omit<Manifest, 'model' | 'format'> & { model: { file: string; format: 'tflite' | 'onnx' } }): Manifest {
-  const bytes = readFileSync(join(dir, m.model.file));
-  const manifest = { ...m, format: 'tinyqa-model/1', model: { ...m.model, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length } } as Manifest;
+type FileRef = { file: string; format: 'tflite' | 'onnx' };
+
+/** Writes `manifest.json` for the model file(s) in `dir` (hashes and sizes computed here). */
+export function writeManifest(dir: string, m: Omit<Manifest, 'model' | 'format' | 'alternates'> & { model: FileRef; alternates?: FileRef[] }): Manifest {
+  const hashed = (f: FileRef): ModelFile => {
+    const bytes = readFileSync(join(dir, f.file));
+    return { ...f, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+  };
+  const manifest = { ...m, format: 'tinyqa-model/1', model: hashed(m.model), ...(m.alternates ? { alternates: m.alternates.map(hashed) } : {}) } as Manifest;
   parseManifest(JSON.stringify(manifest), dir);
   writeFileSync(join(dir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
@@ -94,7 +112,7 @@ export function signPackage(dir: string, privatePem: string, keyPath = 'key'): s
  * size, and the security version against `state` (the highest accepted per model name). Does not
  * record acceptance: call `acceptSecurityVersion` once the model is actually in use.
  */
-export function verifyPackage(dir: string, o: { publicPem?: string; keyPath?: string; state?: string }): VerifiedPackage {
+export function verifyPackage(dir: string, o: { publicPem?: string; keyPath?: string; state?: string; format?: 'auto' | 'tflite' | 'onnx' }): VerifiedPackage {
   let manifestBytes: Buffer;
   try {
     manifestBytes = readFileSync(join(dir, MANIFEST));
@@ -111,22 +129,33 @@ export function verifyPackage(dir: string, o: { publicPem?: string; keyPath?: st
     signed = true;
   }
   const manifest = parseManifest(manifestBytes.toString('utf8'), dir);
-  let modelBytes: Buffer;
-  try {
-    modelBytes = readFileSync(join(dir, manifest.model.file));
-  } catch (e) {
-    throw refuse(dir, `cannot read the model file ${manifest.model.file}: ${errorMessage(e)}`);
-  }
-  if (modelBytes.length !== manifest.model.bytes) throw refuse(dir, `${manifest.model.file} has ${modelBytes.length} bytes, the manifest says ${manifest.model.bytes} (truncated or replaced)`);
-  const sha = createHash('sha256').update(modelBytes).digest('hex');
-  if (sha !== manifest.model.sha256) throw refuse(dir, `${manifest.model.file}'s sha256 ${sha.slice(0, 12)}… is not the manifest's ${manifest.model.sha256.slice(0, 12)}… (changed, or from another package)`);
+  // Every listed file is checked, used or not: a package is whole or it is refused.
+  const files = [manifest.model, ...(manifest.alternates ?? [])];
+  const contents = files.map((f) => {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(dir, f.file));
+    } catch (e) {
+      throw refuse(dir, `cannot read the model file ${f.file}: ${errorMessage(e)}`);
+    }
+    if (bytes.length !== f.bytes) throw refuse(dir, `${f.file} has ${bytes.length} bytes, the manifest says ${f.bytes} (truncated or replaced)`);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== f.sha256) throw refuse(dir, `${f.file}'s sha256 ${sha.slice(0, 12)}… is not the manifest's ${f.sha256.slice(0, 12)}… (changed, or from another package)`);
+    return bytes;
+  });
+  const want = o.format ?? 'auto';
+  // auto: TFLite when the package has it (the engine with the smaller footprint: DESIGN §8), else the main file.
+  let pick = want === 'auto' ? files.findIndex((f) => f.format === 'tflite') : files.findIndex((f) => f.format === want);
+  if (pick < 0 && want === 'auto') pick = 0;
+  if (pick < 0) throw refuse(dir, `it has no ${want} model (it has ${files.map((f) => f.format).join(', ')})`, `set model.engine to auto or to one of: ${files.map((f) => f.format).join(', ')}`);
+  const modelBytes = contents[pick]!;
   if (o.state) {
     const accepted = readState(o.state)[manifest.name];
     if (accepted !== undefined && manifest.security_version < accepted) {
       throw refuse(dir, `security_version ${manifest.security_version} is older than ${accepted}, already accepted for ${manifest.name} (a downgrade)`, 'install a package with the current or a newer security version');
     }
   }
-  return { dir, manifest, modelBytes: new Uint8Array(modelBytes), signed };
+  return { dir, manifest, file: files[pick]!, modelBytes: new Uint8Array(modelBytes), signed };
 }
 
 function readState(path: string): Record<string, number> {

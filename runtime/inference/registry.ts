@@ -5,6 +5,7 @@
  */
 
 import { ErrorCode, TinyqaError } from '../core/errors.js';
+import type { OnnxTensorQuant } from './onnx/quant-params.js';
 
 export type ModelFormat = 'tflite' | 'onnx';
 
@@ -30,7 +31,9 @@ const product = (dims: ReadonlyArray<number | string>, fallback: number) => dims
 /**
  * Runs a model once on real-valued inputs: an array for the first (or only) input, or an object from
  * input name to array. TFLite int8/uint8 inputs are quantized with the model's own scale and zero
- * point and outputs dequantized; ONNX inputs are passed with the element type the model declares.
+ * point and outputs dequantized; so are ONNX integer inputs consumed by DequantizeLinear and integer
+ * outputs produced by QuantizeLinear (per-tensor scale/zero point from the graph's constants); other
+ * ONNX inputs are passed as raw values of the element type the model declares.
  */
 export async function runModel(bytes: Uint8Array, name: string, input: number[] | Record<string, number[]>, format = detectFormat(bytes, name)): Promise<RunResult> {
   const m = await loadAny(bytes, name, format);
@@ -58,12 +61,30 @@ export interface LoadedModel {
   /**
    * Runs `batch` windows at once (default 1): each input holds `batch` rows back to back, and so does
    * each output. Outputs as real values: float32 from TFLite (dequantized), float64 from ONNX (exact
-   * for integer outputs).
+   * for raw integer outputs; outputs of a boundary QuantizeLinear are dequantized, see `quantization`).
    */
   run(inputs: Record<string, Float32Array>, batch?: number): Promise<Record<string, Float32Array | Float64Array>>;
   /** How a batch runs: one engine call for the whole batch, or one call per row (the engine has fixed shapes). */
   readonly batching: 'native' | 'loop';
   dispose(): Promise<void>;
+  /**
+   * The per-tensor quantization applied at the model's boundary, by input/output name (real values
+   * in, real values out for these), and notes on integer inputs/outputs left raw. Set by the ONNX
+   * engine; TFLite models carry theirs in the engine (tflite/engine.ts).
+   */
+  readonly quantization?: BoundaryQuantization;
+}
+
+export interface IoQuantization {
+  scale: number;
+  zeroPoint: number;
+}
+
+export interface BoundaryQuantization {
+  inputs: Record<string, IoQuantization>;
+  outputs: Record<string, IoQuantization>;
+  /** Why an integer input/output met by a DequantizeLinear/QuantizeLinear stays raw, one line each. */
+  notes: string[];
 }
 
 export async function loadAny(bytes: Uint8Array, name: string, format = detectFormat(bytes, name)): Promise<LoadedModel> {
@@ -103,13 +124,34 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
     };
   }
   const { loadOnnxModel } = await import('./onnx/engine.js');
+  const { readOnnxBoundary, quantizeLinear, dequantizeLinear } = await import('./onnx/quant-params.js');
   const m = await loadOnnxModel(bytes, name);
+  // Quantization at the boundary, matched to the session's inputs/outputs by name and element type;
+  // a graph the reader cannot follow (the engine loaded it, so this is rare) keeps everything raw.
+  const boundary = readOnnxBoundary(bytes);
+  const quant: BoundaryQuantization = { inputs: {}, outputs: {}, notes: boundary.ok ? [] : [`quantization not read (${boundary.reason}): integer inputs and outputs are raw`] };
+  const inQ = new Map<string, OnnxTensorQuant>();
+  const outQ = new Map<string, OnnxTensorQuant>();
+  if (boundary.ok) {
+    for (const [kind, ios, tensors, into] of [['input', m.inputs, boundary.boundary.inputs, inQ], ['output', m.outputs, boundary.boundary.outputs, outQ]] as const) {
+      for (const t of tensors) {
+        const io = ios.find((x) => x.name === t.name);
+        if (!io) continue;
+        if (t.note) quant.notes.push(`${kind} "${t.name}": ${t.note}`);
+        if (t.quant && io.type === t.quant.type) {
+          into.set(t.name, t.quant);
+          quant[kind === 'input' ? 'inputs' : 'outputs'][t.name] = { scale: t.quant.scale, zeroPoint: t.quant.zeroPoint };
+        }
+      }
+    }
+  }
   // A symbolic (or -1) first dimension takes the whole batch in one call.
   const batching: 'native' | 'loop' = m.inputs.every((io) => io.shape && io.shape.length > 0 && !(typeof io.shape[0] === 'number' && io.shape[0] > 0)) ? 'native' : 'loop';
   return {
     engine: 'onnxruntime-web (wasm, 1 thread)',
     inputs: m.inputs.map((io) => ({ name: io.name, size: io.shape ? product(io.shape, 0) : 0, shape: io.shape ? io.shape.join('×') : '?' })),
     batching,
+    quantization: quant,
     async run(inputs, batch = 1) {
       if (batch !== 1 && batching === 'loop') throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: its first input dimension is fixed, so it cannot take a batch of ${batch}`, { hint: 'export it with a symbolic batch dimension, or run one window per call' });
       const feeds: Record<string, { data: Float32Array | Int8Array | Uint8Array | Int32Array; dims: number[] }> = {};
@@ -118,11 +160,18 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
         if (!x) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: no values for input "${io.name}"`);
         const dims = io.shape ? io.shape.map((d, i) => (i === 0 && batch !== 1 ? batch : typeof d === 'number' && d > 0 ? d : 1)) : [x.length];
         if (product(dims, x.length) !== x.length) throw new TinyqaError(ErrorCode.InputMismatch, `model ${name}: input "${io.name}" needs ${product(dims, 0)} values (${dims.join('×')}); got ${x.length}`);
-        const data = io.type === 'int8' ? Int8Array.from(x, Math.round) : io.type === 'uint8' ? Uint8Array.from(x, Math.round) : io.type === 'int32' ? Int32Array.from(x, Math.round) : x;
+        const q = inQ.get(io.name);
+        const convert = q ? (v: number) => quantizeLinear(v, q) : Math.round;
+        const data = io.type === 'int8' ? Int8Array.from(x, convert) : io.type === 'uint8' ? Uint8Array.from(x, convert) : io.type === 'int32' ? Int32Array.from(x, convert) : x;
         feeds[io.name] = { data, dims };
       }
       const out = await m.run(feeds);
-      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float64Array.from(v.data as ArrayLike<number | bigint>, Number)]));
+      return Object.fromEntries(
+        Object.entries(out).map(([k, v]) => {
+          const q = outQ.get(k);
+          return [k, q && v.type === q.type ? Float64Array.from(v.data as ArrayLike<number>, (e) => dequantizeLinear(e, q)) : Float64Array.from(v.data as ArrayLike<number | bigint>, Number)];
+        }),
+      );
     },
     dispose: () => m.dispose(),
   };

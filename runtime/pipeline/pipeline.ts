@@ -27,6 +27,8 @@ export interface PipelineOptions {
   integrity?: () => IntegrityCounters;
   /** The reference profile of the relevance child (config `loadReferenceProfile`). Without it relevance is inactive. */
   profile?: ReferenceProfile;
+  /** When the config names no profile: the active model's training envelope, read at each HELLO. */
+  modelProfile?: () => ReferenceProfile | undefined;
   /** A model-backed anomaly detector per stream; default: the built-in ForecastScorer (runtime/qa). */
   anomalyScorer?: (channel: ChannelInfo) => AnomalyScorer;
   /**
@@ -172,7 +174,7 @@ export class Pipeline {
         cross[b]!.push({ peer: pair.a, sign, min: ca.min, max: ca.max, window: () => rings[a]!.view });
       }
     }
-    const profile = qa.relevance.enabled ? this.o.profile : undefined;
+    const profile = qa.relevance.enabled ? (this.o.profile ?? this.o.modelProfile?.()) : undefined;
     if (profile) {
       const missing = channels.filter((c) => !profile.streams[c.name]).map((c) => c.name);
       if (missing.length) this.log.warn?.(`qa.relevance: the reference profile has no entry for ${missing.join(', ')}; relevance is inactive there`);

@@ -12,6 +12,13 @@ What:
   framing   decode path, bytes → typed messages, on one core: samples/s with 32-sample frames and
             frames/s with 1-sample frames against the DESIGN §8 targets; the C reference codec's
             bytes/s on this machine as the peer (built with make when gcc is present)
+  inference the shipped int8 autoencoder (models/pump-ae; MLPerf Tiny AD01 too when the shared
+            fixtures are present) on onnxruntime-web (WASM, 1 thread) and TFLite-WASM, beside the
+            native peer onnxruntime-node on the same model, batches 1/8/32/64: µs per window, the
+            web/native and TFLite/web ratios at each engine's best batch against the DESIGN §8
+            targets (≤ 1.5×), cold load per engine (bytes → first result, fresh process) and
+            resident memory with a TFLite and then also an ONNX model in the inference worker.
+            Runs from a source checkout (needs the devDependencies esbuild and onnxruntime-node).
 
 Options:
   --runs N    measured runs (default: 5)
@@ -42,7 +49,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
       );
     return 0;
   }
-  if (what !== 'framing') throw new TinyqaError(ErrorCode.UsageInvalid, `bench: unknown benchmark "${what}"`, { hint: 'available: framing, qa' });
+  if (what === 'inference') {
+    if (process.env.TINYQA_BUNDLE === '1') {
+      throw new TinyqaError(ErrorCode.UsageInvalid, 'bench inference runs from a source checkout, not from the bundle', { hint: 'run `npx tinyqa bench inference` in the repository (it needs the model toolchain, esbuild and onnxruntime-node)' });
+    }
+    // Not a literal specifier, so esbuild leaves the bench (and onnxruntime-node, the toolchain) out of the bundle.
+    const at = new URL('../../../scripts/bench/inference.js', import.meta.url).href;
+    const { benchInference, formatInferenceReport } = (await import(at)) as typeof import('../../../scripts/bench/inference.js');
+    const r = await benchInference({ runs, progress: (m) => process.stderr.write(m + '\n') });
+    process.stdout.write(a.json ? JSON.stringify(r) + '\n' : formatInferenceReport(r));
+    return 0;
+  }
+  if (what !== 'framing') throw new TinyqaError(ErrorCode.UsageInvalid, `bench: unknown benchmark "${what}"`, { hint: 'available: framing, qa, inference' });
   const { benchFraming } = await import('../../../scripts/bench/framing.js');
   const r = benchFraming({ runs, progress: (m) => process.stderr.write(m + '\n') });
   if (a.json) {

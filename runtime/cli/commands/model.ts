@@ -17,7 +17,11 @@ Verbs:
   verify DIR [--pub NAME.pub.pem] [--state FILE] [--accept]
                                     check a package; with --state, refuse a security downgrade and
                                     (with --accept) record its security version as accepted
-  info DIR                          print the manifest
+  info DIR|FILE                     print the manifest (of a package) and the model's inputs and
+                                    outputs: type, shape and, when the model declares it, the
+                                    per-tensor scale/zero point with which run quantizes real inputs
+                                    and dequantizes outputs (TFLite int8/uint8; ONNX integer I/O met
+                                    by DequantizeLinear/QuantizeLinear); others are raw values
   run FILE|DIR --input JSON [--pub K] run a bare .tflite/.onnx file or a package once: JSON is an array
                                     of numbers (the first input) or an object from input name to array;
                                     prints {"outputs": {name: [numbers]}, "engine", "us"} with --json;
@@ -75,9 +79,26 @@ export async function modelCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'info': {
-      if (!positional) throw new TinyqaError(ErrorCode.UsageInvalid, 'model info: DIR is required');
+      if (!positional) throw new TinyqaError(ErrorCode.UsageInvalid, 'model info: DIR or FILE is required');
+      const { statSync } = await import('node:fs');
+      if (statSync(positional, { throwIfNoEntry: false })?.isFile()) {
+        const io = await describeIo(readModelBytes(positional), positional);
+        process.stdout.write(a.json ? JSON.stringify({ file: positional, io }) + '\n' : formatIo(io));
+        return 0;
+      }
       const text = readText(`${positional}/${MANIFEST}`, 'manifest');
-      process.stdout.write(a.json ? JSON.stringify(JSON.parse(text)) + '\n' : text);
+      const manifest = JSON.parse(text) as { model?: { file?: unknown; format?: unknown } };
+      let io: ModelIo | { error: string };
+      try {
+        const file = manifest.model?.file;
+        if (typeof file !== 'string') throw new Error(`${MANIFEST} names no model file`);
+        const format = manifest.model?.format === 'tflite' || manifest.model?.format === 'onnx' ? manifest.model.format : undefined;
+        io = await describeIo(readModelBytes(`${positional}/${file}`), file, format);
+      } catch (e) {
+        io = { error: errorMessage(e) };
+      }
+      if (a.json) process.stdout.write(JSON.stringify({ ...manifest, io }) + '\n');
+      else process.stdout.write(text + (text.endsWith('\n') ? '' : '\n') + ('error' in io ? `model I/O: not read: ${io.error}\n` : formatIo(io)));
       return 0;
     }
     case 'run': {
@@ -130,4 +151,78 @@ export async function modelCommand(argv: string[]): Promise<number> {
     default:
       throw new TinyqaError(ErrorCode.UsageInvalid, `model: unknown verb "${verb}"`, { hint: 'verbs: keygen, sign, verify, info, run' });
   }
+}
+
+/** One model input/output as `model info` shows it. */
+export interface IoInfo {
+  name: string;
+  type: string;
+  shape: (number | string)[] | undefined;
+  /** Per-tensor quantization that `model run` applies (real values in/out); absent = raw values. */
+  scale?: number;
+  zero_point?: number;
+  /** Why an integer input/output is left raw, when the model suggests it is quantized. */
+  note?: string;
+}
+
+export interface ModelIo {
+  format: 'tflite' | 'onnx';
+  inputs: IoInfo[];
+  outputs: IoInfo[];
+  /** Set when the model's graph could not be read for I/O details. */
+  error?: string;
+}
+
+function readModelBytes(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new TinyqaError(ErrorCode.UsageInvalid, `cannot read model ${path}: ${errorMessage(e)}`);
+  }
+}
+
+/** The model's inputs and outputs from its own bytes (no engine is started): types, shapes, boundary quantization. */
+export async function describeIo(bytes: Uint8Array, fileName: string, format?: 'tflite' | 'onnx'): Promise<ModelIo> {
+  const { detectFormat } = await import('../../inference/registry.js');
+  const fmt = format ?? detectFormat(bytes, fileName);
+  if (fmt === 'tflite') {
+    const { readTfliteModel } = await import('../../inference/tflite/flatbuffer.js');
+    const meta = readTfliteModel(bytes);
+    const one = (t: (typeof meta.inputs)[number]): IoInfo => {
+      const base: IoInfo = { name: t.name, type: t.type.toLowerCase(), shape: [...t.shape] };
+      const q = t.quantization;
+      if (!q || t.type === 'FLOAT32') return base;
+      // As tflite/engine.ts: per-tensor quantization is applied; per-channel I/O is refused at load.
+      if (q.scale.length !== 1 || q.zeroPoint.length !== 1) return { ...base, note: `quantized per channel (${q.scale.length} scales on axis ${q.quantizedDimension}); the TFLite engine refuses such I/O` };
+      return { ...base, scale: q.scale[0]!, zero_point: q.zeroPoint[0]! };
+    };
+    return { format: fmt, inputs: meta.inputs.map(one), outputs: meta.outputs.map(one) };
+  }
+  const { readOnnxBoundary } = await import('../../inference/onnx/quant-params.js');
+  const r = readOnnxBoundary(bytes);
+  if (!r.ok) return { format: fmt, inputs: [], outputs: [], error: r.reason };
+  const one = (t: (typeof r.boundary.inputs)[number]): IoInfo => ({
+    name: t.name,
+    type: t.elemType ?? '?',
+    shape: t.shape,
+    ...(t.quant ? { scale: t.quant.scale, zero_point: t.quant.zeroPoint } : {}),
+    ...(t.note ? { note: t.note } : {}),
+  });
+  return { format: fmt, inputs: r.boundary.inputs.map(one), outputs: r.boundary.outputs.map(one) };
+}
+
+/** `model info`'s text: one line per input/output (scales to 7 significant digits, float32's precision; --json has them exact). */
+export function formatIo(io: ModelIo): string {
+  if (io.error) return `model I/O (${io.format}): graph not read: ${io.error}\n`;
+  const line = (kind: 'input' | 'output', t: IoInfo): string => {
+    const shape = t.shape ? `[${t.shape.join('×')}]` : '[?]';
+    const how =
+      t.scale !== undefined
+        ? `scale ${Number(t.scale.toPrecision(7))} zero point ${t.zero_point ?? 0}: ${kind === 'input' ? 'takes' : 'gives'} real values`
+        : /^u?int/.test(t.type)
+          ? `raw integers${t.note ? ` (${t.note})` : ''}`
+          : `${t.note ? `(${t.note})` : ''}`;
+    return `  ${kind.padEnd(6)} ${t.name}: ${t.type} ${shape}${how ? `, ${how}` : ''}\n`;
+  };
+  return `model I/O (${io.format}):\n${io.inputs.map((t) => line('input', t)).join('')}${io.outputs.map((t) => line('output', t)).join('')}`;
 }

@@ -11,7 +11,9 @@ export const RUN_HELP = `Usage: tinyqa run --config FILE [options]
 
 Gateway mode: read sensor frames from a real serial device, judge every window, publish verdicts to
 an external MQTT broker. Runs until SIGINT/SIGTERM, then flushes what is in flight and announces
-"offline" on the status topic. The config is validated at start: a wrong key, type or range is
+"offline" on the status topic. With model.package set, a QA model judges the anomaly child; the
+package folder is re-checked every model.reload_s seconds and on SIGHUP — an update that fails any
+check (signature, hashes, layout, older security_version) is refused and the last good model stays. The config is validated at start: a wrong key, type or range is
 refused with a message naming the key and the allowed values.
 
 Options:
@@ -64,10 +66,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   });
   await runtime.start();
   log.info?.(`running: ${config.serial.path} → ${config.mqtt.url.replace(/\/\/[^@/]*@/, '//***@')} as device ${config.device}`);
+  const onHup = () => void runtime.model?.reload();
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.off('SIGHUP', onHup);
   log.info?.('stopping: flushing verdicts in flight');
   await runtime.stop();
   const c = runtime.counters();

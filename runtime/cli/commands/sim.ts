@@ -29,6 +29,11 @@ Options:
                     and the scores
   --record FILE     also write the emulated signal as CSV (timestamp ms + channels): calibration data
   --profile FILE    judge with a calibration profile (tinyqa calibrate); verdicts carry its hash
+  --model DIR       judge the anomaly child with a QA model package (e.g. models/pump-ae/1.0.0);
+                    its training envelope feeds the relevance child; verdicts name the model
+  --model-key FILE  require the package to be signed by this ed25519 public key
+                    (e.g. models/keys/tinyqa-models.pub)
+  --engine E        auto|tflite|onnx: which of the package's files runs (default: auto = TFLite)
   --log LEVEL       ${LOG_LEVELS.join('|')} (default: info; warn with --json)
   -h, --help        show this help
 
@@ -37,6 +42,7 @@ Examples:
   tinyqa sim --duration 10 --speed max --json  # 10 s of data as fast as possible, JSON lines
   tinyqa sim --faults none --speed 20          # a clean run: every verdict should pass
   tinyqa sim --scenario compressed-air --speed 10 --faults leak   # only the air leak (no rule fails)
+  tinyqa sim --speed max --model models/pump-ae/1.0.0 --model-key models/keys/tinyqa-models.pub
 `;
 
 export async function simCommand(argv: string[]): Promise<number> {
@@ -54,6 +60,9 @@ export async function simCommand(argv: string[]): Promise<number> {
     report: { type: 'string' },
     record: { type: 'string' },
     profile: { type: 'string' },
+    model: { type: 'string' },
+    'model-key': { type: 'string' },
+    engine: { type: 'string' },
   });
   if (a.help) {
     process.stdout.write(SIM_HELP);
@@ -79,6 +88,14 @@ export async function simCommand(argv: string[]): Promise<number> {
 
   const style = styleFor(process.stdout);
   let config: Record<string, unknown> = { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) };
+  if (typeof a.model === 'string') {
+    // The simulator keeps no security-version state: a laptop replay must not pin a gateway's versions.
+    config.model = { package: a.model, public_key: typeof a['model-key'] === 'string' ? a['model-key'] : '', state: '', reload_s: 0, ...(typeof a.engine === 'string' ? { engine: a.engine } : {}) };
+    // The model is why the anomaly child runs: on, and critical (its threshold was fitted on clean data).
+    config.qa = { anomaly: { enabled: true, severity: 'critical' } };
+  } else if (a['model-key'] !== undefined || a.engine !== undefined) {
+    throw new TinyqaError(ErrorCode.UsageInvalid, 'sim: --model-key and --engine need --model DIR');
+  }
   let profileHash: string | undefined;
   if (typeof a.profile === 'string') {
     const { loadCalibrationProfile, withCalibrationProfile } = await import('../../config/qa-profile.js');
