@@ -173,3 +173,69 @@ describe('Pipeline and the QA graph', () => {
     expect(r.verdicts[0]!.parent_scores!.intrinsic!.p).toBeLessThan(0.05);
   });
 });
+
+describe('windows judged with a QA model (the asynchronous model stage)', () => {
+  /** A model port whose answers the test releases by hand (unit test of this layer only). */
+  function port(channels: string[] | undefined) {
+    const pending: { windows: readonly Float64Array[]; resolve: (r: { ratios: Record<string, number>; name: string } | undefined) => void }[] = [];
+    return {
+      pending,
+      channels,
+      score(windows: readonly Float64Array[]) {
+        return new Promise<{ ratios: Record<string, number>; name: string } | undefined>((resolve) => pending.push({ windows, resolve }));
+      },
+    };
+  }
+
+  it('judges in order once the model answers, with the model score in the anomaly child and the verdict', async () => {
+    const m = port(['pressure', 'flow']);
+    const r = rig({ model: m, qa: qa((q) => (q.anomaly.enabled = true)) });
+    for (let t = 0; t < 3000; t += 100) r.send(t);
+    expect(m.pending).toHaveLength(3);
+    expect(r.verdicts).toHaveLength(0);
+    // Aligned windows, in the model's channel order, copied out of the rings.
+    expect(m.pending[0]!.windows[0]![0]).toBeCloseTo(4, 1);
+    expect(m.pending[0]!.windows[1]![0]).toBeCloseTo(120, 0);
+    // Answers arrive out of order; verdicts still come in window order.
+    m.pending[2]!.resolve({ ratios: { pressure: 0.1, flow: 0.1 }, name: 'm@1' });
+    m.pending[1]!.resolve({ ratios: { pressure: 3, flow: 0.1 }, name: 'm@1' });
+    m.pending[0]!.resolve({ ratios: { pressure: 0.2, flow: 0.2 }, name: 'm@1' });
+    await new Promise((res) => setTimeout(res, 0));
+    const p = r.verdicts;
+    expect(p.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(p.map((v) => v.model)).toEqual(Array(6).fill('m@1'));
+    const second = p.filter((v) => v.stream === 'pressure')[1]!;
+    expect(second.children.anomaly!.pass).toBe(false);
+    expect(second.children.anomaly!.score).toBeCloseTo(0.75, 6);
+    expect(p.filter((v) => v.stream === 'pressure')[0]!.children.anomaly!.pass).toBe(true);
+  });
+
+  it('judges without the model when it has no answer (unavailable), and counts it', async () => {
+    const m = port(['pressure', 'flow']);
+    const r = rig({ model: m });
+    for (let t = 0; t < 1000; t += 100) r.send(t);
+    m.pending[0]!.resolve(undefined);
+    await new Promise((res) => setTimeout(res, 0));
+    expect(r.verdicts.map((v) => v.model)).toEqual([null, null]);
+  });
+
+  it('does not wait for a model whose channels the device does not have', async () => {
+    const m = port(['pressure', 'temperature']);
+    const r = rig({ model: m });
+    for (let t = 0; t < 1000; t += 100) r.send(t);
+    expect(m.pending).toHaveLength(0);
+    await new Promise((res) => setTimeout(res, 0));
+    expect(r.verdicts).toHaveLength(2);
+  });
+
+  it('bounds the windows waiting for the model: beyond the limit they are judged without it, in order', async () => {
+    const m = port(['pressure', 'flow']);
+    const r = rig({ model: m, modelMaxPending: 2 });
+    for (let t = 0; t < 5000; t += 100) r.send(t);
+    expect(m.pending).toHaveLength(2);
+    for (const q of m.pending) q.resolve({ ratios: { pressure: 0, flow: 0 }, name: 'm@1' });
+    await new Promise((res) => setTimeout(res, 0));
+    expect(r.verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(r.verdicts.map((v) => v.model)).toEqual([...Array(4).fill('m@1'), ...Array(6).fill(null)]);
+  });
+});
