@@ -127,13 +127,13 @@ describe('model updates: every tampered package is refused and the last good mod
     ['one bit flipped in the model file', () => copyPackage('bitflip', (d) => {
       const f = join(d, 'model.tflite');
       const b = readFileSync(f);
-      b[b.length >> 1] ^= 0x10;
+      b[b.length >> 1] = b[b.length >> 1]! ^ 0x10;
       writeFileSync(f, b);
     })],
     ['one bit flipped in the alternate (ONNX) file', () => copyPackage('bitflip-onnx', (d) => {
       const f = join(d, 'model.onnx');
       const b = readFileSync(f);
-      b[100] ^= 0x01;
+      b[100] = b[100]! ^ 0x01;
       writeFileSync(f, b);
     })],
     ['the manifest changed after signing', () => {
@@ -225,7 +225,7 @@ describe('model updates: every tampered package is refused and the last good mod
       await s.start();
       const f = join(live, 'model.tflite');
       const b = readFileSync(f);
-      b[10] ^= 1;
+      b[10] = b[10]! ^ 1;
       writeFileSync(f, b);
       // Only the manifest and signature are watched: touch the manifest as a real update would rewrite it.
       writeFileSync(join(live, MANIFEST), readFileSync(join(live, MANIFEST)));
