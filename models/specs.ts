@@ -30,6 +30,8 @@ export interface ShippedModelSpec {
   /** Threshold = this quantile of the validation errors × margin. */
   thresholdQuantile: number;
   thresholdMargin: number;
+  /** One int8 weight scale per output unit instead of per layer (default false: see models/fit.ts). */
+  perAxisWeights?: boolean;
 }
 
 export const SHIPPED: ShippedModelSpec[] = [

@@ -169,7 +169,7 @@ export async function loadAny(bytes: Uint8Array, name: string, format = detectFo
       return Object.fromEntries(
         Object.entries(out).map(([k, v]) => {
           const q = outQ.get(k);
-          return [k, q && v.type === q.type ? Float64Array.from(v.data as ArrayLike<number>, (e) => dequantizeLinear(e, q)) : Float64Array.from(v.data as ArrayLike<number | bigint>, Number)];
+          return [k, q && v.type === q.type ? Float64Array.from(v.data as ArrayLike<number>, (e) => dequantizeLinear(e, q)) : v.data instanceof BigInt64Array || v.data instanceof BigUint64Array ? Float64Array.from(v.data, Number) : new Float64Array(v.data as ArrayLike<number>)];
         }),
       );
     },
