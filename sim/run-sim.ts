@@ -158,6 +158,8 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
       }
       await new Promise((r) => setTimeout(r, 5));
     }
+    // Windows waiting for the model are judged and handed to the publisher before it is flushed.
+    await runtime.pipeline.idle();
     const flushed = await runtime.publisher.flush(runtime.publisher.connected ? 15_000 : 0);
     if (!flushed) log.warn?.(`${runtime.publisher.counters.queued + runtime.publisher.counters.inflight} verdicts were not acknowledged by the broker before exit`);
     const counters = runtime.counters();
