@@ -7,11 +7,11 @@
  *   npm run models -- [--seed N] [--only NAME] [--key PRIVATE.pem] [--out DIR]
  */
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { signPackage, writeManifest, type Manifest } from '../runtime/inference/package.js';
+import { SIGNATURE, signPackage, writeManifest, type Manifest } from '../runtime/inference/package.js';
 import { loadAny } from '../runtime/inference/registry.js';
 import { layoutSizes, windowErrors } from '../runtime/inference/window-model.js';
 import { toOnnx } from './export/onnx.js';
@@ -128,7 +128,10 @@ export async function buildPackage(spec: ShippedModelSpec, o: { seed: number; ou
     description: spec.description,
     inputs: [{ name: q.inputName, shape: [1, q.inDim], dtype: 'int8 in TFLite, float32 in ONNX (QDQ inside)', quantization: { scale: q.inScale, zero_point: q.inZeroPoint } }],
     outputs: [{ name: q.outputName, shape: [1, last.outDim], dtype: 'int8 in TFLite, float32 in ONNX', quantization: { scale: last.outScale, zero_point: last.outZeroPoint } }],
-    quantization: { scheme: 'int8 post-training: activations asymmetric per tensor, weights symmetric per output unit, int32 bias', calibration_windows: Math.min(f.trainWindows, 2000) },
+    quantization: {
+      scheme: `int8 post-training: activations asymmetric per tensor, weights symmetric ${q.layers.every((l) => l.weightScales.every((x) => x === l.weightScales[0])) ? 'with one scale per layer' : 'with one scale per output unit'}, int32 bias`,
+      calibration_windows: Math.min(f.trainWindows, 2000),
+    },
     layout: f.layout,
     reference_profile: f.profile,
     golden: { file: GOLDEN, sha256: sha256(Buffer.from(goldenText)) },
@@ -145,6 +148,8 @@ export async function buildPackage(spec: ShippedModelSpec, o: { seed: number; ou
     },
   };
   writeManifest(dir, { ...(manifest as Omit<Manifest, 'model' | 'format' | 'alternates'>), model: { file: 'model.tflite', format: 'tflite' }, alternates: [{ file: 'model.onnx', format: 'onnx' }] });
+  // A rebuilt manifest invalidates any earlier signature: sign again, or leave the package visibly unsigned.
+  rmSync(join(dir, SIGNATURE), { force: true });
   if (o.privatePem) signPackage(dir, o.privatePem);
   return {
     name: spec.name,

@@ -98,7 +98,13 @@ export class ModelService {
 
   /** Loads the package; throws (coded, with the reason) if it is refused — there is no last good model yet. */
   async start(): Promise<void> {
-    this.active = await this.loadVerified();
+    try {
+      this.active = await this.loadVerified();
+    } catch (e) {
+      // At start there is no last good model to keep: say what to do instead.
+      if (e instanceof TinyqaError) throw new TinyqaError(e.code, e.message.replace(/^E\d+ /, ''), { hint: 'no model is active yet: fix or replace the package, or empty model.package to run on the rule dimensions alone', cause: e });
+      throw e;
+    }
     this.acceptVersion(this.active);
     this.log.info?.(`model ${this.active.label} active on ${this.active.remote.engine} (${this.active.remote.batching === 'native' ? 'batched calls' : 'one call per window'})${this.active.pkg.signed ? ', signature verified' : ', unsigned (no public_key configured)'}`);
     if (this.o.reloadS > 0) {

@@ -210,6 +210,20 @@ describe('windows judged with a QA model (the asynchronous model stage)', () => 
     expect(p.filter((v) => v.stream === 'pressure')[0]!.children.anomaly!.pass).toBe(true);
   });
 
+  it('leaves the anomaly child to the model: a stream the model does not read is not judged by it', async () => {
+    const m = port(['pressure', 'flow']);
+    const r = rig({ model: m, qa: qa((q) => (q.anomaly.enabled = true)) });
+    for (let t = 0; t < 1000; t += 100) r.send(t);
+    m.pending[0]!.resolve({ ratios: { pressure: 2 }, name: 'forecaster@1' });
+    await new Promise((res) => setTimeout(res, 0));
+    const [p, f] = r.verdicts;
+    expect(p!.model).toBe('forecaster@1');
+    expect(p!.children.anomaly!.pass).toBe(false);
+    expect(f!.model).toBeNull();
+    expect(f!.children.anomaly!.score).toBe(0);
+    expect(f!.children.anomaly!.reason).toMatch(/not judged: model forecaster@1 does not read this stream/);
+  });
+
   it('judges without the model when it has no answer (unavailable), and counts it', async () => {
     const m = port(['pressure', 'flow']);
     const r = rig({ model: m });

@@ -11,7 +11,7 @@ import type { ChannelInfo, Hello, Message, Samples } from '../framing/messages.j
 import type { CrossLink } from '../qa/dimensions/cross-sensor.js';
 import { StreamJudge } from '../qa/graph.js';
 import type { ReferenceProfile } from '../qa/profile.js';
-import type { AnomalyScorer, IntegrityCounters, QaConfig, Verdict } from '../qa/types.js';
+import type { AnomalyScorer, IntegrityCounters, QaConfig, Verdict, WindowInput } from '../qa/types.js';
 
 export interface PipelineOptions {
   device: string;
@@ -279,7 +279,8 @@ export class Pipeline {
         const ratio = r?.ratios[s.channel.name];
         if (ratio !== undefined) this.counters.model_scored++;
         else this.counters.model_unscored++;
-        this.emit(s, snap, ratio !== undefined ? { ratio, name: r!.name } : undefined);
+        // A model that answered but does not score this stream does not read it: the anomaly child skips it.
+        this.emit(s, snap, ratio !== undefined ? { ratio, name: r!.name } : r ? { name: r.name, reads: false } : undefined);
       }
     });
   }
@@ -289,7 +290,7 @@ export class Pipeline {
     return this.tail;
   }
 
-  private emit(s: Stream, w: Snapshot, model?: { ratio: number; name: string }): void {
+  private emit(s: Stream, w: Snapshot, model?: WindowInput['model']): void {
     const j = s.judge.judge({
       values: w.values,
       times: w.times,
@@ -317,7 +318,7 @@ export class Pipeline {
       children: j.children,
       failed: j.failed,
       profile: this.o.profileHash,
-      model: model ? model.name : null,
+      model: model && model.ratio !== undefined ? model.name : null,
     }, w);
   }
 }

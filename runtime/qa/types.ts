@@ -42,9 +42,11 @@ export interface WindowInput {
   /**
    * A QA model's verdict on this stream's window (runtime/inference/window-model.ts): its error over
    * the model's threshold, r = e / threshold (1 = at the threshold). Absent when no model scores
-   * this stream, or its model is unavailable (loading, crashed, refused): the built-in scorer judges.
+   * this stream's window, or its model is unavailable (loading, crashed, refused): the built-in
+   * scorer judges. `reads: false`: a model is active but does not read this stream — the anomaly
+   * child belongs to the model, so it does not judge this stream at all.
    */
-  readonly model?: { ratio: number; name: string };
+  readonly model?: { ratio: number; name: string } | { ratio?: undefined; name: string; reads: false };
 }
 
 /** What a child may know besides its window when it is evaluated. */

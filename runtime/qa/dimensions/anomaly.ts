@@ -12,7 +12,8 @@ export type AnomalyParams = ChildParams;
  * Missing and non-finite values are not fed (completeness and validity judge them).
  * When a QA model scored the window (`w.model`, its error over its threshold r = e / threshold), the
  * model judges instead:  score = r / (r + 1)   (0.5 exactly at the model's threshold). The built-in
- * scorer is still fed, so it is warm the moment the model becomes unavailable.
+ * scorer is still fed, so it is warm the moment the model becomes unavailable. A stream the active
+ * model does not read is not judged (score 0): with a model, the anomaly child is the model's.
  */
 export class Anomaly implements Dimension {
   readonly name = 'anomaly';
@@ -50,6 +51,7 @@ export class Anomaly implements Dimension {
       }
     }
     const m = w.model;
+    if (m && m.ratio === undefined) return childResult(this, this.p, 0, 'outlier', () => `not judged: model ${m.name} does not read this stream`);
     if (m) {
       const r = Number.isNaN(m.ratio) ? Infinity : Math.max(0, m.ratio);
       const score = r === Infinity ? 1 : r / (r + 1);
