@@ -7,6 +7,7 @@
 
 import { systemClock, type Clock } from './core/clock.js';
 import { createLogger, type Logger } from './core/log.js';
+import { loadMqttCredentials } from './config/mqtt-credentials.js';
 import { loadReferenceProfile, type TinyqaConfig } from './config/schema.js';
 import { createAnomalyDetector } from './anomaly/detector.js';
 import { DeviceLink } from './link/link.js';
@@ -15,7 +16,7 @@ import { WindowStore } from './store/store.js';
 import { CommandCode } from './framing/messages.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { ModelService } from './inference/model-service.js';
-import { MqttPublisher } from './publish/mqtt.js';
+import { MqttPublisher, type MqttPublisherOptions } from './publish/mqtt.js';
 import type { Publisher } from './publish/publisher.js';
 import type { Verdict } from './qa/types.js';
 import { SerialTransport } from './transport/serial.js';
@@ -70,22 +71,7 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
     );
   const publisher =
     parts.publisher ??
-    new MqttPublisher(
-      {
-        url: config.mqtt.url,
-        clientId: config.mqtt.client_id,
-        topicPrefix: config.mqtt.topic_prefix,
-        device: config.device,
-        qos: config.mqtt.qos,
-        keepaliveS: config.mqtt.keepalive_s,
-        reconnectMinMs: config.mqtt.reconnect_min_ms,
-        reconnectMaxMs: config.mqtt.reconnect_max_ms,
-        offlineQueueMax: config.mqtt.offline_queue_max,
-        version: VERSION,
-      },
-      clock,
-      log.child('mqtt'),
-    );
+    new MqttPublisher(mqttPublisherOptions(config), clock, log.child('mqtt'));
   const link = new DeviceLink(transport, clock, log.child('link'), {
     livenessPeriods: config.serial.liveness_periods,
     livenessFloorMs: config.serial.liveness_floor_ms,
@@ -193,6 +179,28 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       if (model) for (const [k, v] of Object.entries(model.counters)) out[k] = v;
       return out;
     },
+  };
+}
+
+/**
+ * The MQTT publisher's options from the config; reads the CA, certificate, key and password files
+ * now, so a bad path stops start-up with an error naming its key.
+ */
+export function mqttPublisherOptions(config: Readonly<TinyqaConfig>): MqttPublisherOptions {
+  return {
+    url: config.mqtt.url,
+    clientId: config.mqtt.client_id,
+    topicPrefix: config.mqtt.topic_prefix,
+    device: config.device,
+    qos: config.mqtt.qos,
+    keepaliveS: config.mqtt.keepalive_s,
+    reconnectMinMs: config.mqtt.reconnect_min_ms,
+    reconnectMaxMs: config.mqtt.reconnect_max_ms,
+    offlineQueueMax: config.mqtt.offline_queue_max,
+    version: VERSION,
+    protocolVersion: config.mqtt.protocol_version,
+    authRetryMinMs: config.mqtt.auth_retry_min_ms,
+    ...loadMqttCredentials(config.mqtt),
   };
 }
 

@@ -24,7 +24,9 @@ export async function startEmbeddedBroker(port = 0, host = '127.0.0.1', o: Embed
       ? {
           authenticate: (client, _user, _pass, done) => {
             const ok = o.admit!(client.id);
-            done(ok ? null : Object.assign(new Error('not admitted'), { returnCode: 5 as const }), ok);
+            // 3 "server unavailable" (3.1.1 §3.2.2.3): not yet, try again — unlike 4/5, a refused login,
+            // which tinyqa retries no more than every mqtt.auth_retry_min_ms.
+            done(ok ? null : Object.assign(new Error('not admitted'), { returnCode: 3 as const }), ok);
           },
         }
       : {},

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, TinyqaError } from '../core/errors.js';
+import { loadMqttCredentials } from './mqtt-credentials.js';
 import { describeConfig, loadReferenceProfile, validateConfig } from './schema.js';
 
 const MINIMAL = { device: 'd', serial: { path: '/dev/null' } };
@@ -314,5 +315,89 @@ describe('loadReferenceProfile', () => {
     expect(bad.message).toContain('qa.relevance.profile (/etc/tinyqa/profile.json) is invalid (1 problem):\n  streams.pressure.mean: lo (5) must be ≤ hi (3)');
     const window = thrownBy(() => loadReferenceProfile(withProfile({ window: { size: 64, hop: 64 } }), () => JSON.stringify(profile)));
     expect(window.message).toContain('window: the profile summarises 100-sample windows, but window.size is 64');
+  });
+});
+
+describe('mqtt security keys', () => {
+  it('default to MQTT 5, no credentials, no TLS files, certificates checked, and a 30 s floor between refused logins', () => {
+    expect(validateConfig(MINIMAL).mqtt).toMatchObject({
+      protocol_version: 5,
+      username: '',
+      password: '',
+      password_file: '',
+      ca: '',
+      cert: '',
+      key: '',
+      reject_unauthorized: true,
+      auth_retry_min_ms: 30_000,
+    });
+  });
+
+  it.each([
+    ['mqtt://', { url: 'mqtt://broker.local:1883', ca: '/etc/tinyqa/ca.pem' }, 'mqtt.url: is plaintext (mqtt://) but mqtt.ca is set, so TLS would not be used; use mqtts://broker.local:8883'],
+    ['tcp://', { url: 'tcp://h:1884', cert: '/c.pem', key: '/k.pem' }, 'mqtt.url: is plaintext (tcp://) but mqtt.cert, mqtt.key are set, so TLS would not be used; use mqtts://h:1884'],
+    ['ws://', { url: 'ws://h:9001/mqtt', ca: '/ca.pem' }, 'use wss://h:9001/mqtt'],
+  ])('refuses a plaintext %s URL when TLS keys are set, naming mqtt.url and the secure scheme', (_scheme, mqtt, text) => {
+    const e = configError({ ...MINIMAL, mqtt });
+    expect(e.code).toBe(ErrorCode.ConfigInvalid);
+    expect(e.message).toContain(text);
+  });
+
+  it('accepts TLS keys with mqtts:// and wss://', () => {
+    expect(validateConfig({ ...MINIMAL, mqtt: { url: 'mqtts://h:8883', ca: '/ca.pem', cert: '/c.pem', key: '/k.pem' } }).mqtt.ca).toBe('/ca.pem');
+    expect(validateConfig({ ...MINIMAL, mqtt: { url: 'wss://h/mqtt', ca: '/ca.pem' } }).mqtt.url).toBe('wss://h/mqtt');
+  });
+
+  it.each([
+    ['a certificate without its key', { url: 'mqtts://h', cert: '/c.pem' }, 'mqtt.key: is required with mqtt.cert'],
+    ['a key without its certificate', { url: 'mqtts://h', key: '/k.pem' }, 'mqtt.cert: is required with mqtt.key'],
+    ['both password and password_file', { username: 'u', password: 'p', password_file: '/pw' }, 'mqtt.password_file: and mqtt.password are both set'],
+    ['a password without a user name', { password: 'p' }, 'mqtt.password: needs mqtt.username'],
+    ['a password file without a user name', { password_file: '/pw' }, 'mqtt.password_file: needs mqtt.username'],
+    ['protocol version 3', { protocol_version: 3 }, 'mqtt.protocol_version: must be an integer in [4, 5]'],
+    ['a retry floor under 100 ms', { auth_retry_min_ms: 10 }, 'mqtt.auth_retry_min_ms:'],
+  ])('refuses %s, naming the key', (_what, mqtt, text) => {
+    expect(configError({ ...MINIMAL, mqtt }).message).toContain(text);
+  });
+});
+
+describe('loadMqttCredentials', () => {
+  const PEM_TEXT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const files: Record<string, string> = { '/ca.pem': PEM_TEXT, '/c.pem': PEM_TEXT, '/k.pem': PEM_TEXT.replace(/CERTIFICATE/g, 'PRIVATE KEY'), '/pw': 's3cret\n', '/der': '\u0030\u0082' };
+  const read = (p: string): Buffer => {
+    const f = files[p];
+    if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
+    return Buffer.from(f, 'latin1');
+  };
+  const load = (mqtt: Record<string, unknown>) => loadMqttCredentials(validateConfig({ ...MINIMAL, mqtt }).mqtt, read);
+
+  it('reads the password file once, without its trailing newline, and passes no TLS options for a plaintext URL', () => {
+    expect(load({ username: 'u', password_file: '/pw' })).toEqual({ username: 'u', password: 's3cret' });
+    expect(load({})).toEqual({});
+  });
+
+  it('reads the CA, certificate and key for an mqtts:// URL, with certificate checking on by default', () => {
+    const c = load({ url: 'mqtts://h', ca: '/ca.pem', cert: '/c.pem', key: '/k.pem' });
+    expect(c.tls?.rejectUnauthorized).toBe(true);
+    expect(c.tls?.ca?.toString()).toBe(PEM_TEXT);
+    expect(c.tls?.key?.toString()).toContain('PRIVATE KEY');
+    expect(load({ url: 'mqtts://h', reject_unauthorized: false }).tls).toEqual({ rejectUnauthorized: false });
+  });
+
+  it.each([
+    ['mqtt.ca', { url: 'mqtts://h', ca: '/missing.pem' }, /E1002 mqtt\.ca: cannot read \/missing\.pem: ENOENT/],
+    ['mqtt.key', { url: 'mqtts://h', cert: '/c.pem', key: '/nokey' }, /E1002 mqtt\.key: cannot read \/nokey/],
+    ['mqtt.password_file', { username: 'u', password_file: '/nopw' }, /E1002 mqtt\.password_file: cannot read \/nopw/],
+    ['mqtt.cert (not PEM)', { url: 'mqtts://h', cert: '/der', key: '/k.pem' }, /E1002 mqtt\.cert: \/der is not a PEM file/],
+  ])('refuses an unreadable %s with an error naming the key', (_key, mqtt, re) => {
+    let err: unknown;
+    try {
+      load(mqtt);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TinyqaError);
+    expect((err as TinyqaError).code).toBe(ErrorCode.ConfigUnreadable);
+    expect((err as TinyqaError).message).toMatch(re);
   });
 });

@@ -229,6 +229,28 @@ export const CONFIG_SPEC: FieldSpec = {
         reconnect_min_ms: { kind: 'int', min: 50, max: 60_000, default: 500, unit: 'ms', why: 'first retry soon after a broker restart' },
         reconnect_max_ms: { kind: 'int', min: 100, max: 600_000, default: 30_000, unit: 'ms', why: 'cap the backoff so a returning broker is found within 30 s' },
         offline_queue_max: { kind: 'int', min: 0, max: 1_000_000, default: 10_000, unit: 'messages', why: 'bounds memory while the broker is away; oldest verdicts are dropped first and counted' },
+        protocol_version: {
+          kind: 'int',
+          min: 4,
+          max: 5,
+          default: 5,
+          why: '5: reason codes say why a login failed and when the broker\'s ACL refuses a verdict (3.1.1 acknowledges and drops it silently); 4 is MQTT 3.1.1. A broker refusing 5 (e.g. the embedded aedes) is retried with 3.1.1, said on the log',
+        },
+        username: { kind: 'string', pattern: /^[^\u0000]{0,256}$/, patternHint: 'a user name, or empty', default: '', why: 'empty: connect anonymously, as a broker on the gateway itself usually allows' },
+        password: { kind: 'string', default: '', why: 'empty: none; prefer mqtt.password_file so the secret is not in the config file' },
+        password_file: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a file path, or empty', default: '', why: 'read once at start (one trailing newline dropped): the secret can live in a file only the service user reads' },
+        ca: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a PEM file path, or empty', default: '', why: 'empty: trust the system CAs; set it to the (site or self-signed) CA that signed the broker\'s certificate. Needs mqtts:// or wss://' },
+        cert: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a PEM file path, or empty', default: '', why: 'client certificate, for brokers with require_certificate; empty: none. Needs mqtt.key and mqtts:// or wss://' },
+        key: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a PEM file path, or empty', default: '', why: 'the private key of mqtt.cert' },
+        reject_unauthorized: { kind: 'bool', default: true, why: 'a broker certificate no trusted CA signed is refused; false lets anyone on the path pose as the broker — for a lab only' },
+        auth_retry_min_ms: {
+          kind: 'int',
+          min: 100,
+          max: 3_600_000,
+          default: 30_000,
+          unit: 'ms',
+          why: 'refused credentials do not fix themselves: at most one login per 30 s keeps the broker log readable and stays under ban limits, yet a fixed account is picked up within half a minute',
+        },
       },
     },
     window: {
@@ -304,6 +326,15 @@ export interface TinyqaConfig {
     reconnect_min_ms: number;
     reconnect_max_ms: number;
     offline_queue_max: number;
+    protocol_version: 4 | 5;
+    username: string;
+    password: string;
+    password_file: string;
+    ca: string;
+    cert: string;
+    key: string;
+    reject_unauthorized: boolean;
+    auth_retry_min_ms: number;
   };
   window: { size: number; hop: number };
   qa: QaConfig;
@@ -331,6 +362,7 @@ export function validateConfig(input: unknown, source = 'config'): Readonly<Tiny
   if (ok('mqtt.reconnect_min_ms', 'mqtt.reconnect_max_ms') && out.mqtt.reconnect_min_ms > out.mqtt.reconnect_max_ms) {
     problems.push({ key: 'mqtt.reconnect_min_ms', message: `must be ≤ mqtt.reconnect_max_ms (${out.mqtt.reconnect_max_ms}); got ${out.mqtt.reconnect_min_ms}` });
   }
+  validateMqttSecurity(out.mqtt, problems);
   validateQa(out.qa, problems);
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.key}: ${p.message}`).join('\n');
@@ -366,6 +398,30 @@ export function describeConfig(spec: FieldSpec = CONFIG_SPEC, prefix = ''): stri
     }
   }
   return lines;
+}
+
+/**
+ * The mqtt section's security rules. TLS keys with a plaintext URL are refused rather than ignored:
+ * mqtt.js would connect without TLS and send the password in clear, while the config says otherwise.
+ */
+function validateMqttSecurity(m: TinyqaConfig['mqtt'], problems: Problem[]): void {
+  if (problems.some((p) => p.key === 'mqtt')) return;
+  const tlsKeys = (['ca', 'cert', 'key'] as const).filter((k) => m[k] !== '');
+  const scheme = /^([a-z]+):/.exec(m.url)?.[1];
+  if (tlsKeys.length > 0 && (scheme === 'mqtt' || scheme === 'tcp' || scheme === 'ws')) {
+    const secure = scheme === 'ws' ? 'wss' : 'mqtts';
+    problems.push({
+      key: 'mqtt.url',
+      message: `is plaintext (${scheme}://) but ${tlsKeys.map((k) => `mqtt.${k}`).join(', ')} ${tlsKeys.length > 1 ? 'are' : 'is'} set, so TLS would not be used; use ${secure}://${m.url.slice(scheme.length + 3).replace(/:1883(?=$|\/)/, ':8883')} (or remove the TLS keys)`,
+    });
+  }
+  if (m.cert !== '' && m.key === '') problems.push({ key: 'mqtt.key', message: 'is required with mqtt.cert: the private key of the client certificate' });
+  if (m.key !== '' && m.cert === '') problems.push({ key: 'mqtt.cert', message: 'is required with mqtt.key: the client certificate the key belongs to' });
+  if (m.password !== '' && m.password_file !== '') problems.push({ key: 'mqtt.password_file', message: 'and mqtt.password are both set; keep one (password_file keeps the secret out of the config)' });
+  if ((m.password !== '' || m.password_file !== '') && m.username === '') {
+    // MQTT 3.1.1 [MQTT-3.1.2-22]: a password without a user name is a protocol error.
+    problems.push({ key: m.password !== '' ? 'mqtt.password' : 'mqtt.password_file', message: 'needs mqtt.username: brokers refuse a password without a user name' });
+  }
 }
 
 /**

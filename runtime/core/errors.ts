@@ -28,6 +28,14 @@ export const ErrorCode = {
   BrokerRejected: 5002,
   BrokerStartFailed: 5003,
   PublishFailed: 5004,
+  /** The durable outbox could not write or sync a record (disk full, I/O error): the record is refused, accepted ones are kept. */
+  OutboxWriteFailed: 5005,
+  /** A record larger than the outbox accepts (options maxRecordBytes / maxBytes). */
+  OutboxRecordTooLarge: 5006,
+  /** Another live process holds the outbox directory. */
+  OutboxLocked: 5007,
+  /** The outbox directory cannot be created, listed or read at open. */
+  OutboxOpenFailed: 5008,
   // 6xxx: simulator and evaluation
   ScenarioUnknown: 6001,
   SimStalled: 6002,

@@ -23,6 +23,12 @@ export interface PublisherCounters {
   dropped_actions: number;
   connects: number;
   disconnects: number;
+  /** CONNACKs refusing the login (bad user name or password, not authorised): MQTT 5 reasons 134/135, 3.1.1 codes 4/5. */
+  auth_failures: number;
+  /** Connection attempts that failed in TLS (certificate not trusted, client certificate missing or refused). */
+  tls_failures: number;
+  /** Verdicts and actions the broker refused with a PUBACK reason code ≥ 0x80 (e.g. 0x87: the ACL denies the topic); not acked, not retried. */
+  publish_denied: number;
 }
 
 export interface Publisher {
@@ -40,5 +46,5 @@ export interface Publisher {
 }
 
 export function newPublisherCounters(): PublisherCounters {
-  return { accepted: 0, acked: 0, queued: 0, inflight: 0, dropped_queue_full: 0, actions: 0, dropped_actions: 0, connects: 0, disconnects: 0 };
+  return { accepted: 0, acked: 0, queued: 0, inflight: 0, dropped_queue_full: 0, actions: 0, dropped_actions: 0, connects: 0, disconnects: 0, auth_failures: 0, tls_failures: 0, publish_denied: 0 };
 }
