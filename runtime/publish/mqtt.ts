@@ -383,12 +383,29 @@ export interface ReceivedMessage {
   topic: string;
   payload: Buffer;
   retain: boolean;
+  /** MQTT 5 content type (e.g. "application/cbor"), when the publisher set one. */
+  contentType?: string;
 }
 
 export interface Subscription {
   close(): Promise<void>;
   /** Resolves once the subscription is active on the broker. */
   ready: Promise<void>;
+  /** Publishes at QoS 1 (e.g. a replay request); resolves on PUBACK, rejects on error or when not connected within 5 s. */
+  publish(topic: string, payload: string | Buffer): Promise<void>;
+  /** Wire-level messages received (before any dedup), and connects. */
+  readonly counters: { messages: number; connects: number };
+}
+
+export interface SubscribeOptions {
+  clientId?: string;
+  /** A persistent session (clean = false): the broker queues QoS 1 messages for us while we are away. */
+  persistent?: boolean;
+  username?: string;
+  password?: string;
+  ca?: Buffer;
+  /** Delay between reconnect attempts (default 1 000 ms). */
+  reconnectMs?: number;
 }
 
 /**
@@ -400,14 +417,32 @@ export function subscribe(
   filters: string[],
   onMessage: (m: ReceivedMessage) => void,
   log: Logger,
-  clientId = `tinyqa-watch-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+  clientIdOrOptions: string | SubscribeOptions = {},
 ): Subscription {
-  const client = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 1_000, connectTimeout: 5_000 });
+  const so: SubscribeOptions = typeof clientIdOrOptions === 'string' ? { clientId: clientIdOrOptions } : clientIdOrOptions;
+  const clientId = so.clientId ?? `tinyqa-watch-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
+  const reconnectMs = so.reconnectMs ?? 1_000;
+  const client = mqtt.connect(url, {
+    clientId,
+    clean: !so.persistent,
+    reconnectPeriod: reconnectMs,
+    connectTimeout: 5_000,
+    ...(so.username ? { username: so.username } : {}),
+    ...(so.password ? { password: so.password } : {}),
+    ...(so.ca ? { ca: so.ca } : {}),
+  });
+  const counters = { messages: 0, connects: 0 };
   let announced = false;
   const ready = new Promise<void>((resolve) => {
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
+      counters.connects++;
       log.info?.(`subscribed to ${redactUrl(url)}: ${filters.join(' ')}`);
       announced = false;
+      // A resumed persistent session keeps its subscriptions; subscribing again is harmless.
+      if (so.persistent && connack.sessionPresent) {
+        resolve();
+        return;
+      }
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) log.error?.(`subscribe failed: ${errorMessage(err)}`);
         else resolve();
@@ -415,12 +450,29 @@ export function subscribe(
     });
   });
   client.on('error', (e) => {
-    if (!announced) log.warn?.(`broker ${redactUrl(url)}: ${errorMessage(e)}; retrying every 1 s`);
+    if (!announced) log.warn?.(`broker ${redactUrl(url)}: ${errorMessage(e)}; retrying every ${(reconnectMs / 1000).toFixed(1)} s`);
     announced = true;
   });
-  client.on('message', (topic, payload, packet) => onMessage({ topic, payload, retain: packet.retain }));
+  client.on('message', (topic, payload, packet) => {
+    counters.messages++;
+    const contentType = packet.properties?.contentType;
+    onMessage({ topic, payload, retain: packet.retain, ...(contentType ? { contentType } : {}) });
+  });
   return {
     ready,
+    counters,
+    publish: (topic, payload) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`not connected to ${redactUrl(url)}: could not publish on ${topic} within 5 s`)), 5_000);
+        const go = () =>
+          client.publish(topic, payload, { qos: 1 }, (err) => {
+            clearTimeout(t);
+            if (err) reject(err);
+            else resolve();
+          });
+        if (client.connected) go();
+        else client.once('connect', go);
+      }),
     close: () => new Promise<void>((resolve) => client.end(true, {}, () => resolve())),
   };
 }
