@@ -16,7 +16,12 @@ import { WindowStore } from './store/store.js';
 import { CommandCode } from './framing/messages.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { ModelService } from './inference/model-service.js';
+import { readFileSync } from 'node:fs';
+import { ErrorCode, TinyqaError, errorMessage } from './core/errors.js';
+import { CommandGate, type Command } from './publish/commands.js';
+import { HealthMonitor } from './publish/health.js';
 import { MqttPublisher, type MqttPublisherOptions } from './publish/mqtt.js';
+import { commandRunner } from './remote.js';
 import type { Publisher } from './publish/publisher.js';
 import type { Verdict } from './qa/types.js';
 import { SerialTransport } from './transport/serial.js';
@@ -37,6 +42,7 @@ export interface RuntimeParts {
 }
 
 export interface Runtime {
+  /** The config in force (commands can change its qa and policy sections until restart). */
   readonly config: Readonly<TinyqaConfig>;
   readonly pipeline: Pipeline;
   readonly link: DeviceLink;
@@ -52,9 +58,12 @@ export interface Runtime {
   stop(): Promise<void>;
   /** Every counter of every stage, flat, for health reports and summaries. */
   counters(): Record<string, number>;
+  /** Publishes a health report now (also every health.interval_s while running). */
+  publishHealth(): void;
 }
 
-export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimeParts = {}): Runtime {
+export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: RuntimeParts = {}): Runtime {
+  let config = initialConfig;
   const clock = parts.clock ?? systemClock;
   const log = parts.log ?? createLogger(config.log.level);
   const transport =
@@ -69,9 +78,20 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
       clock,
       log.child('serial'),
     );
+  // Commands reach the parts built below; they run only once the runtime has started.
+  let runCommand: (c: Command) => Promise<unknown> = () => Promise.reject(new TinyqaError(ErrorCode.Internal, 'not started'));
   const publisher =
     parts.publisher ??
-    new MqttPublisher(mqttPublisherOptions(config), clock, log.child('mqtt'));
+    new MqttPublisher(
+      {
+        ...mqttPublisherOptions(config),
+        ...(config.commands.enabled ? { commands: { gate: commandGate(config), run: (c: Command) => runCommand(c) } } : {}),
+      },
+      clock,
+      log.child('mqtt'),
+    );
+  const health = new HealthMonitor({ device: config.device }, clock);
+  let healthTimer: ReturnType<typeof setInterval> | undefined;
   const link = new DeviceLink(transport, clock, log.child('link'), {
     livenessPeriods: config.serial.liveness_periods,
     livenessFloorMs: config.serial.liveness_floor_ms,
@@ -140,8 +160,33 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
 
   link.onMessage((h, m) => pipeline.handle(h, m));
 
+  const counters = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(link.counters)) out[k] = v;
+    for (const [k, v] of Object.entries(pipeline.counters)) out[k] = v;
+    for (const [k, v] of Object.entries(transport.counters)) out[`link_${k}`] = v;
+    for (const [k, v] of Object.entries(publisher.counters)) out[`mqtt_${k}`] = v;
+    for (const [k, v] of Object.entries(publisher.details())) out[k] = v;
+    if (store) for (const [k, v] of Object.entries(store.counters)) out[k] = v;
+    if (model) for (const [k, v] of Object.entries(model.counters)) out[k] = v;
+    return out;
+  };
+  const publishHealth = () => publisher.publishHealth(health.report(counters()));
+  runCommand = commandRunner({
+    config: () => config,
+    setConfig: (c) => (config = c),
+    pipeline,
+    policy,
+    link,
+    model,
+    publishHealth,
+    log: log.child('cmd'),
+  });
+
   return {
-    config,
+    get config() {
+      return config;
+    },
     pipeline,
     link,
     transport,
@@ -152,33 +197,38 @@ export function createRuntime(config: Readonly<TinyqaConfig>, parts: RuntimePart
     async start() {
       // The model first: a refused package stops the start with its reason (there is no last good one yet).
       if (model) await model.start();
-      await publisher.start();
+      try {
+        await publisher.start();
+      } catch (e) {
+        await model?.close();
+        health.close();
+        throw e;
+      }
       try {
         // Opens the transport and starts watching liveness.
         await link.start();
       } catch (e) {
         await model?.close();
         await publisher.close();
+        health.close();
         throw e;
+      }
+      if (config.health.interval_s > 0) {
+        healthTimer = setInterval(publishHealth, config.health.interval_s * 1000);
+        healthTimer.unref();
       }
     },
     async stop() {
+      if (healthTimer) clearInterval(healthTimer);
+      health.close();
       await link.stop();
       // Windows still waiting for the model are judged (and published) before the publisher closes.
       await pipeline.idle();
       await model?.close();
       await publisher.close();
     },
-    counters() {
-      const out: Record<string, number> = {};
-      for (const [k, v] of Object.entries(link.counters)) out[k] = v;
-      for (const [k, v] of Object.entries(pipeline.counters)) out[k] = v;
-      for (const [k, v] of Object.entries(transport.counters)) out[`link_${k}`] = v;
-      for (const [k, v] of Object.entries(publisher.counters)) out[`mqtt_${k}`] = v;
-      if (store) for (const [k, v] of Object.entries(store.counters)) out[k] = v;
-      if (model) for (const [k, v] of Object.entries(model.counters)) out[k] = v;
-      return out;
-    },
+    counters,
+    publishHealth,
   };
 }
 
@@ -196,12 +246,35 @@ export function mqttPublisherOptions(config: Readonly<TinyqaConfig>): MqttPublis
     keepaliveS: config.mqtt.keepalive_s,
     reconnectMinMs: config.mqtt.reconnect_min_ms,
     reconnectMaxMs: config.mqtt.reconnect_max_ms,
-    offlineQueueMax: config.mqtt.offline_queue_max,
+    maxInflight: config.mqtt.max_inflight,
+    sessionExpiryS: config.mqtt.session_expiry_s,
+    outbox: {
+      dir: config.outbox.dir,
+      fsync: config.outbox.fsync,
+      maxRecords: config.outbox.max_records,
+      maxBytes: config.outbox.max_bytes,
+      retainRecords: config.outbox.retain_records,
+      retainBytes: config.outbox.retain_bytes,
+    },
     version: VERSION,
     protocolVersion: config.mqtt.protocol_version,
     authRetryMinMs: config.mqtt.auth_retry_min_ms,
     ...loadMqttCredentials(config.mqtt),
   };
+}
+
+/** The inbound command gate; reads commands.secret_file now, so a bad path stops start-up naming its key. */
+export function commandGate(config: Readonly<TinyqaConfig>): CommandGate {
+  let secret: string | undefined;
+  if (config.commands.secret_file !== '') {
+    try {
+      secret = readFileSync(config.commands.secret_file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new TinyqaError(ErrorCode.ConfigUnreadable, `commands.secret_file: cannot read ${config.commands.secret_file}: ${errorMessage(e)}`, { hint: 'point it at a file holding the shared secret, readable by the user tinyqa runs as, or set it to "" to rely on the broker ACL alone' });
+    }
+    if (secret.length < 16) throw new TinyqaError(ErrorCode.ConfigInvalid, `commands.secret_file: the secret in ${config.commands.secret_file} is ${secret.length} characters; use at least 16`, { hint: 'e.g. `openssl rand -hex 32 > FILE`' });
+  }
+  return new CommandGate({ prefix: config.mqtt.topic_prefix, device: config.device, maxAgeMs: config.commands.max_age_s * 1000, ...(secret !== undefined ? { secret } : {}) });
 }
 
 /**

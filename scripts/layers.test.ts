@@ -42,6 +42,8 @@ function layer(file: string): number {
   if (/^runtime\/(transport|qa|policy|store|inference)\//.test(file)) return 2;
   if (/^runtime\/(config|link)\//.test(file)) return 2.5;
   if (/^runtime\/(pipeline|publish)\//.test(file)) return 3;
+  // What inbound commands do: above the parts it drives, below the root that builds them.
+  if (file === 'runtime/remote.ts') return 3.5;
   if (file === 'runtime/root.ts') return 4;
   if (/^runtime\/cli\//.test(file)) return 5;
   return 6; // sim/ sits beside the root and may use everything below the CLI
@@ -93,6 +95,20 @@ describe('module structure', () => {
       'onnxruntime-web': ['runtime/inference/onnx/engine.ts'],
       '@tensorflow/tfjs-tflite': ['runtime/inference/tflite/engine.ts'],
       'onnxruntime-node': ['scripts/bench/inference.ts'],
+    });
+  });
+
+  it('keeps each codec library to its codec files', () => {
+    // Pure JavaScript codecs, not outside-world libraries, but still behind named files so that a
+    // bundle or a port knows where they are used: cbor-x in the serial protocol's codec (PROTOCOL §5)
+    // and the uplink's payload encoding (DESIGN §6), protobufjs in the Sparkplug B encoding only.
+    const owners: Record<string, string[]> = { 'cbor-x': [], protobufjs: [] };
+    for (const f of files) {
+      for (const lib of Object.keys(owners)) if (importsOf(f).some((spec) => spec === lib || spec.startsWith(lib + '/'))) owners[lib]!.push(f);
+    }
+    expect(owners).toEqual({
+      'cbor-x': ['runtime/framing/messages.ts', 'runtime/publish/encoding.ts'],
+      protobufjs: ['runtime/publish/sparkplug.ts'],
     });
   });
 

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 /**
  * The C reference firmware (firmware-bridge/c, built with make) writes real C-encoded frames into a
  * pseudo-terminal; the TypeScript runtime reads them through its serial transport, judges windows,
@@ -31,7 +34,7 @@ describe('C firmware → pseudo-terminal → TypeScript runtime', () => {
     await until(() => /^PTY (\S+)$/m.test(out), 5000, 'the PTY line');
     const path = /^PTY (\S+)$/m.exec(out)![1]!;
     broker = await startEmbeddedBroker();
-    const config = validateConfig({ device: 'c-node-01', serial: { path }, mqtt: { url: broker.url }, window: { size: 50, hop: 50 }, log: { level: 'silent' } });
+    const config = validateConfig({ device: 'c-node-01', serial: { path }, mqtt: { url: broker.url }, outbox: { dir: mkdtempSync(join(tmpdir(), 'tinyqa-cnode-outbox-')) }, window: { size: 50, hop: 50 }, log: { level: 'silent' } });
     runtime = createRuntime(config, { log: silentLogger, onVerdict: (v) => verdicts.push(v) });
     await runtime.start();
   }, 60_000);

@@ -4,6 +4,9 @@
  * runtime — built by the composition root — reading the other end as its serial port.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemClock, type Clock } from '../runtime/core/clock.js';
 import { ErrorCode, TinyqaError } from '../runtime/core/errors.js';
 import type { Logger } from '../runtime/core/log.js';
@@ -27,6 +30,8 @@ export interface SimOptions {
   /** Seconds of scenario time; Infinity runs until `stop`. */
   durationS: number;
   seed: number;
+  /** How long to wait at the end for the broker to acknowledge everything (s; default 15). */
+  flushS?: number;
   /** External broker URL; undefined starts the embedded one. */
   broker?: string;
   /** Extra config (window, qa, log…) merged over the defaults. */
@@ -85,6 +90,10 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
   const log = o.log;
   let broker: EmbeddedBroker | undefined;
   const pty = await openPtyPair();
+  // Without an outbox folder of its own (sim --outbox), a replay queues in a fresh temporary one:
+  // runs side by side never share one, and nothing is left behind.
+  const givenOutbox = (o.config?.outbox as { dir?: string } | undefined)?.dir;
+  const tmpOutbox = givenOutbox ? undefined : mkdtempSync(join(tmpdir(), 'tinyqa-sim-outbox-'));
   try {
     let brokerUrl = o.broker;
     if (!brokerUrl) {
@@ -99,6 +108,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
         // A replay faster than real time has a device clock that runs ahead of ours: no TIME_SYNC.
         serial: { time_sync: o.speed === 1, ...((o.config?.serial as object) ?? {}), path: pty.path },
         mqtt: { ...((o.config?.mqtt as object) ?? {}), url: brokerUrl },
+        outbox: { ...((o.config?.outbox as object) ?? {}), ...(tmpOutbox ? { dir: tmpOutbox } : {}) },
       },
       'simulator config',
     );
@@ -160,8 +170,11 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     }
     // Windows waiting for the model are judged and handed to the publisher before it is flushed.
     await runtime.pipeline.idle();
-    const flushed = await runtime.publisher.flush(runtime.publisher.connected ? 15_000 : 0);
-    if (!flushed) log.warn?.(`${runtime.publisher.counters.queued + runtime.publisher.counters.inflight} verdicts were not acknowledged by the broker before exit`);
+    const flushed = await runtime.publisher.flush(runtime.publisher.connected ? (o.flushS ?? 15) * 1000 : 0);
+    if (!flushed) {
+      const left = runtime.publisher.counters.queued + runtime.publisher.counters.inflight;
+      log.warn?.(`${left} verdicts and actions were not acknowledged by the broker before exit${givenOutbox ? `; they wait in ${givenOutbox} for the next run` : ' (no --outbox: they are lost)'}`);
+    }
     const counters = runtime.counters();
     await runtime.stop();
     if (o.report && recorder) {
@@ -176,6 +189,7 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
   } finally {
     pty.close();
     await broker?.close();
+    if (tmpOutbox) rmSync(tmpOutbox, { recursive: true, force: true });
   }
 }
 

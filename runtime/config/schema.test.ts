@@ -32,7 +32,7 @@ describe('validateConfig', () => {
       time_sync: true,
     });
     expect(cfg.window).toEqual({ size: 100, hop: 100 });
-    expect(cfg.mqtt).toMatchObject({ url: 'mqtt://127.0.0.1:1883', topic_prefix: 'tinyqa/v1', qos: 1, keepalive_s: 30, offline_queue_max: 10_000 });
+    expect(cfg.mqtt).toMatchObject({ url: 'mqtt://127.0.0.1:1883', topic_prefix: 'tinyqa/v1', qos: 1, keepalive_s: 30, max_inflight: 100 });
     expect(cfg.qa.spike).toEqual({ enabled: true, severity: 'critical', threshold: 0.5, k: 8 });
     expect(cfg.qa.flatline).toEqual({ enabled: true, severity: 'critical', threshold: 0.5, epsilon: 0 });
     expect(cfg.qa.completeness.threshold).toBe(0.02);

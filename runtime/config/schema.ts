@@ -228,7 +228,8 @@ export const CONFIG_SPEC: FieldSpec = {
         keepalive_s: { kind: 'int', min: 5, max: 3600, default: 30, unit: 's', why: 'detect a dead link within a minute' },
         reconnect_min_ms: { kind: 'int', min: 50, max: 60_000, default: 500, unit: 'ms', why: 'first retry soon after a broker restart' },
         reconnect_max_ms: { kind: 'int', min: 100, max: 600_000, default: 30_000, unit: 'ms', why: 'cap the backoff so a returning broker is found within 30 s' },
-        offline_queue_max: { kind: 'int', min: 0, max: 1_000_000, default: 10_000, unit: 'messages', why: 'bounds memory while the broker is away; oldest verdicts are dropped first and counted' },
+        max_inflight: { kind: 'int', min: 1, max: 65_535, default: 100, unit: 'messages', why: 'records sent and not yet acknowledged at most; lowered to the broker\'s receive maximum (MQTT 5), e.g. Mosquitto\'s 20' },
+        session_expiry_s: { kind: 'int', min: 0, max: 4_294_967_295, default: 86_400, unit: 's', why: 'MQTT 5: the broker keeps our session, and commands sent to us, for a day while we are away' },
         protocol_version: {
           kind: 'int',
           min: 4,
@@ -282,6 +283,34 @@ export const CONFIG_SPEC: FieldSpec = {
         files: { kind: 'int', min: 1, max: 100, default: 5, why: 'rotation: the oldest fifth is dropped at a time' },
       },
     },
+    outbox: {
+      kind: 'object',
+      why: 'the durable queue between the pipeline and the broker: verdicts and actions wait here, on disk, until the broker acknowledges them',
+      fields: {
+        dir: { kind: 'string', pattern: /^\S.*$/, patternHint: 'a folder path', default: '.tinyqa/outbox', why: 'beside the working directory; on a gateway, persistent storage (not tmpfs), or verdicts queued while the broker is away die with a reboot' },
+        fsync: { kind: 'enum', values: ['always', 'interval', 'never'], default: 'interval', why: 'interval: a record survives a crash of tinyqa at once, and a power loss after at most 200 ms; always: a power loss too, at one fsync per record' },
+        max_records: { kind: 'int', min: 10, max: 100_000_000, default: 100_000, unit: 'records', why: 'about an hour of 25 streams at one verdict a second while the broker is away; beyond, the oldest verdicts are dropped and counted' },
+        max_bytes: { kind: 'int', min: 65_536, max: 1e12, default: 64 * 1024 * 1024, unit: 'bytes', why: 'a small share of the smallest SD card a gateway ships with' },
+        retain_records: { kind: 'int', min: 0, max: 100_000_000, default: 20_000, unit: 'records', why: 'acknowledged records kept for subscribers\' replay requests: minutes of output, enough to cover a broker restart' },
+        retain_bytes: { kind: 'int', min: 0, max: 1e12, default: 16 * 1024 * 1024, unit: 'bytes', why: 'bounds the retention window on disk' },
+      },
+    },
+    health: {
+      kind: 'object',
+      why: 'the periodic report on <prefix>/<device>/health',
+      fields: {
+        interval_s: { kind: 'int', min: 0, max: 86_400, default: 60, unit: 's', why: 'once a minute tells a fleet operator a gateway is sick before its users do; 0: only on request (cmd/health)' },
+      },
+    },
+    commands: {
+      kind: 'object',
+      why: 'inbound commands on <prefix>/<device>/cmd/<name> (set_threshold, set_config, resync, health, model, replay), answered on cmd/result',
+      fields: {
+        enabled: { kind: 'bool', default: true, why: 'subscribers need replay to lose nothing; the broker\'s ACL decides who may publish under cmd/' },
+        secret_file: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a file path, or empty', default: '', why: 'a shared secret: commands must then carry an HMAC-SHA256 over topic, id, time and arguments; empty: the ACL alone authorises' },
+        max_age_s: { kind: 'int', min: 1, max: 86_400, default: 300, unit: 's', why: 'a command older than 5 minutes (or that far in the future) is refused: it was meant for another moment' },
+      },
+    },
     model: {
       kind: 'object',
       why: 'a QA model package (models/<name>/<version>/) that judges the anomaly child, and whose training envelope the relevance child uses',
@@ -325,7 +354,8 @@ export interface TinyqaConfig {
     keepalive_s: number;
     reconnect_min_ms: number;
     reconnect_max_ms: number;
-    offline_queue_max: number;
+    max_inflight: number;
+    session_expiry_s: number;
     protocol_version: 4 | 5;
     username: string;
     password: string;
@@ -340,6 +370,9 @@ export interface TinyqaConfig {
   qa: QaConfig;
   policy: { debounce_k: number; debounce_n: number; clear_after: number; commands: boolean; clean_max_missing: number };
   store: { dir: string; max_bytes: number; files: number };
+  outbox: { dir: string; fsync: 'always' | 'interval' | 'never'; max_records: number; max_bytes: number; retain_records: number; retain_bytes: number };
+  health: { interval_s: number };
+  commands: { enabled: boolean; secret_file: string; max_age_s: number };
   model: { package: string; public_key: string; state: string; engine: 'auto' | 'tflite' | 'onnx'; reload_s: number; max_batch: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }

@@ -222,6 +222,16 @@ export class DeviceLink {
 
   private lastHelloRequest = -Infinity;
 
+  /**
+   * Resynchronises with the device (a `resync` command): forgets the frame sequence and asks for its
+   * HELLO now, which also renews the time mapping.
+   */
+  resync(): void {
+    this.rx.resetSequence();
+    this.lastHelloRequest = -Infinity;
+    this.requestHello();
+  }
+
   /** Asks the device for its HELLO, at most once a second (PROTOCOL §6). */
   private requestHello(): void {
     const now = this.clock.monotonic();

@@ -154,9 +154,21 @@ export class Pipeline {
     this.buildStreams(h.channels);
   }
 
-  private buildStreams(channels: ChannelInfo[]): void {
-    const qa = this.o.qa;
-    const rings = channels.map(() => new WindowRing(this.o.window.size, this.o.window.hop));
+  /** The QA config in force; `reconfigure` replaces it. */
+  private qa: QaConfig | undefined;
+
+  /**
+   * New QA parameters (a `set_threshold` or `set_config` command): the judges are rebuilt with them,
+   * the windows in progress are kept, so no sample is lost. The anomaly scorers start afresh.
+   */
+  reconfigure(qa: QaConfig): void {
+    this.qa = qa;
+    if (this.hello) this.buildStreams(this.hello.channels, this.streams.map((s) => s.ring));
+  }
+
+  private buildStreams(channels: ChannelInfo[], keep?: WindowRing[]): void {
+    const qa = this.qa ?? this.o.qa;
+    const rings = keep && keep.length === channels.length ? keep : channels.map(() => new WindowRing(this.o.window.size, this.o.window.hop));
     const index = new Map(channels.map((c, i) => [c.name, i]));
     const cross: CrossLink[][] = channels.map(() => []);
     if (qa.cross_sensor.enabled) {

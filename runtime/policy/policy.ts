@@ -92,8 +92,13 @@ export class Policy {
   private readonly state = new Map<string, Map<ParentName, ParentState>>();
   private readonly lastDisposition = new Map<string, Disposition>();
 
-  constructor(private readonly cfg: PolicyConfig) {
+  constructor(private cfg: PolicyConfig) {
     if (!(cfg.debounce_k >= 1 && cfg.debounce_k <= cfg.debounce_n)) throw new RangeError('policy: need 1 ≤ debounce_k ≤ debounce_n');
+  }
+
+  /** New parameters (a `set_config` command); alarm states carry over. */
+  reconfigure(cfg: PolicyConfig): void {
+    this.cfg = cfg;
   }
 
   /** What happens to a stream's data since its last verdict (forward, clean, quarantine, divert). */

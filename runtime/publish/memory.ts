@@ -17,12 +17,25 @@ export class MemoryPublisher implements Publisher {
   publishVerdict(v: Verdict): void {
     this.counters.accepted++;
     this.counters.acked++;
+    this.lastSeq = Math.max(this.lastSeq, v.seq);
     this.verdicts.push(structuredClone(v));
   }
 
   publishAction(a: Action): void {
     this.counters.actions++;
     this.actions.push(structuredClone(a));
+  }
+
+  readonly health: object[] = [];
+  lastSeq = -1;
+
+  publishHealth(report: object): void {
+    this.counters.health++;
+    this.health.push(structuredClone(report));
+  }
+
+  details(): Record<string, number> {
+    return {};
   }
 
   async flush(): Promise<boolean> {

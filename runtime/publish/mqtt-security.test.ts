@@ -3,7 +3,8 @@
  * broker on a private port with a config, password file and ACL it writes (sim/testing/mosquitto.ts).
  */
 
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.js';
@@ -67,7 +68,10 @@ describe.skipIf(skip !== undefined)(`MqttPublisher against a private Mosquitto w
 
   /** A publisher built from a config the way `tinyqa run` builds it (validateConfig → mqttPublisherOptions). */
   function publisher(device: string, mqtt: Record<string, unknown>): { p: MqttPublisher; sink: MemoryLogSink } {
-    const config = validateConfig({ device, serial: { path: '/dev/null' }, mqtt: { reconnect_min_ms: 50, reconnect_max_ms: 200, keepalive_s: 10, ...mqtt } }, 'test config');
+    const config = validateConfig(
+      { device, serial: { path: '/dev/null' }, outbox: { dir: mkdtempSync(join(tmpdir(), 'tinyqa-sec-outbox-')), fsync: 'never' }, mqtt: { reconnect_min_ms: 50, reconnect_max_ms: 200, keepalive_s: 10, ...mqtt } },
+      'test config',
+    );
     const sink = new MemoryLogSink();
     const p = new MqttPublisher(mqttPublisherOptions(config), systemClock, createLogger('info', sink));
     cleanup.push(() => p.close());
@@ -83,12 +87,13 @@ describe.skipIf(skip !== undefined)(`MqttPublisher against a private Mosquitto w
     for (let seq = 1; seq <= 50; seq++) p.publishVerdict(sampleVerdict('dev1', seq));
     await seen.waitFor(() => seen.verdicts.length >= 50, 15_000);
     expect(await p.flush(5_000)).toBe(true);
-    expect(seen.verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    // The outbox numbers them from 0 (a fresh outbox).
+    expect(seen.verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(seen.status.some((s) => s.state === 'online')).toBe(true);
     expect(p.counters).toMatchObject({ accepted: 50, acked: 50, auth_failures: 0, tls_failures: 0, publish_denied: 0 });
     expect(sink.lines.join('\n')).not.toMatch(/refused|denied|plaintext/);
     // The broker saw an MQTT 5 client (p5) log in as dev1 over the TLS listener.
-    expect(m.log()).toMatch(new RegExp(`on port ${m.tlsPort}[\\s\\S]*p5, c1, k10, u'dev1'`));
+    expect(m.log()).toMatch(new RegExp(`on port ${m.tlsPort}[\\s\\S]*p5, c0, k10, u'dev1'`));
   });
 
   it('is refused without credentials when the broker allows no anonymous clients, and says so once', async () => {
@@ -227,7 +232,7 @@ describe('MQTT version fallback', () => {
     const b = await startEmbeddedBroker();
     const seen = await collect(b.url, 'tinyqa/v1', 'fb');
     const sink = new MemoryLogSink();
-    const config = validateConfig({ device: 'fb', serial: { path: '/dev/null' }, mqtt: { url: b.url } });
+    const config = validateConfig({ device: 'fb', serial: { path: '/dev/null' }, outbox: { dir: mkdtempSync(join(tmpdir(), 'tinyqa-fb-outbox-')), fsync: 'never' }, mqtt: { url: b.url } });
     const p = new MqttPublisher(mqttPublisherOptions(config), systemClock, createLogger('info', sink));
     try {
       await p.start();

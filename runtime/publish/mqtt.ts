@@ -1,12 +1,23 @@
 /**
  * MQTT: the only file that imports `mqtt` (STYLE §12).
  *
- * The publisher connects with a stable client id and a retained last will ("offline") on the
- * device's status topic, announces "online" (retained) on every connect, and publishes each verdict
- * at the configured QoS. It reconnects itself with capped exponential backoff plus jitter (mqtt.js's
- * own reconnect is a fixed period and is switched off), saying so on the log. While disconnected,
- * verdicts wait in a bounded queue; when it is full the oldest is dropped and counted. (The durable
- * on-disk outbox replaces this queue later.)
+ * Delivery (DESIGN §6). Every verdict and action goes into the durable outbox (outbox.ts) first and
+ * gets its `seq` there: one per-device sequence, strictly increasing, never reused across restarts —
+ * what subscribers dedup on. Records leave the outbox only on PUBACK. While connected, at most
+ * `window` records are in flight: `maxInflight`, lowered to the broker's receive maximum (MQTT 5
+ * CONNACK, §3.2.2.3.3). A dropped connection puts every in-flight record back in the queue; the next
+ * connection sends them again, same seq (a wire-level duplicate subscribers drop).
+ *
+ * Each connection is a fresh mqtt.js client with the same stable client id and a persistent session
+ * (clean start off, session expiry `sessionExpiryS`), so inbound QoS 1 commands wait at the broker
+ * while we are away. mqtt.js's own reconnect and offline store are not used: its store is memory only,
+ * and its publish callbacks can wait forever on a connection that is gone. Here, a callback of an old
+ * connection is ignored (generation check) and nothing awaits one without a deadline.
+ *
+ * End to end: a broker killed with SIGKILL loses what it held in memory, acknowledged or not. Acked
+ * records stay in the outbox's retention window; a subscriber that sees a gap in `seq` (or a tail:
+ * status and health carry `last_seq`) asks for a replay on `cmd/replay {from, to}`, and the records
+ * still on disk are published again on their topics; the result names the ranges that are gone.
  *
  * Security: TLS (CA, client certificate) and user name/password come from the config (files read once
  * at start by config/mqtt-credentials.ts). MQTT 5 is spoken by default because its reason codes make
@@ -18,12 +29,16 @@
 
 import mqtt, { ReasonCodes, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { errorMessage } from '../core/errors.js';
+import { ErrorCode, TinyqaError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Action } from '../policy/policy.js';
 import type { Verdict } from '../qa/types.js';
-import { newPublisherCounters, type Publisher } from './publisher.js';
+import type { Command, CommandGate } from './commands.js';
+import { Outbox, outboxDropped, type OutboxOptions, type OutboxRecord } from './outbox.js';
+import { newPublisherCounters, type Publisher, type PublisherCounters } from './publisher.js';
 import { deviceTopics, type DeviceTopics } from './topics.js';
+
+const utf8 = new TextEncoder();
 
 export interface MqttPublisherOptions {
   url: string;
@@ -34,7 +49,14 @@ export interface MqttPublisherOptions {
   keepaliveS: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  offlineQueueMax: number;
+  /** Where and how records wait for the broker (outbox.ts): a directory of its own, and bounds. */
+  outbox: OutboxOptions;
+  /** Records in flight at most; the broker's receive maximum lowers it (default 100). */
+  maxInflight?: number;
+  /** MQTT 5 session expiry: how long the broker keeps our session (and queued commands) after a disconnect (default 86 400 s). */
+  sessionExpiryS?: number;
+  /** Inbound commands on <prefix>/<device>/cmd/<name>; without it, none are subscribed to. `replay` is served here. */
+  commands?: { gate: CommandGate; run: (c: Command) => Promise<unknown> };
   /** Software version announced in the birth message. */
   version: string;
   /** 5 (default) or 4 (3.1.1). With 5, a broker refusing the version is retried once with 4, said on the log. */
@@ -86,29 +108,42 @@ function tlsReason(code: string, message: string): string {
   return code === 'undefined' || first.includes(code) ? first : `${first} (${code})`;
 }
 
-interface Outgoing {
-  topic: string;
-  payload: string;
-  /** Actions are dropped last when the offline queue is full. */
-  action: boolean;
-}
-
 /** Hides credentials in a broker URL before it is logged. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+/** A replay request being served: seqs from `next` to `to` still to look at. */
+interface ReplayJob {
+  next: number;
+  to: number;
+}
+
+/** Most seqs one replay request may ask for; a subscriber asks again for the rest. */
+const REPLAY_MAX_SPAN = 100_000;
+/** Replay work queued at most (requests); beyond, new requests are answered "busy". */
+const REPLAY_MAX_JOBS = 64;
+
 export class MqttPublisher implements Publisher {
-  readonly counters = newPublisherCounters();
   private client: MqttClient | undefined;
+  /** Bumped for every connection attempt: events and callbacks of older clients are ignored. */
+  private gen = 0;
   private readonly topics: DeviceTopics;
-  private readonly queue: Outgoing[] = [];
+  private box: Outbox | undefined;
+  private readonly c = newPublisherCounters();
   private retryTimer: TimerHandle | undefined;
   private backoff: number;
   private attempts = 0;
   private closing = false;
   private isConnected = false;
   private waiters: (() => void)[] = [];
+  /** Records (and replays) handed to the current client and not yet acknowledged. */
+  private inflightN = 0;
+  /** The in-flight bound of the current connection: maxInflight, or less if the broker says so. */
+  private window: number;
+  private pumping = false;
+  private readonly replays: ReplayJob[] = [];
+  private protocolVersion: 4 | 5;
   /** The refusal being repeated (kind and code), so it is logged once per streak. */
   private streak: string | undefined;
   private streakKind: ConnectFailure['kind'] | undefined;
@@ -119,6 +154,8 @@ export class MqttPublisher implements Publisher {
   private fallingBack = false;
   /** Topics whose PUBACK denial was logged (once per topic). */
   private readonly deniedTopics = new Set<string>();
+  /** Command refusal reasons already logged (once each, bounded). */
+  private readonly saidRefusals = new Set<string>();
 
   constructor(
     private readonly o: MqttPublisherOptions,
@@ -127,42 +164,106 @@ export class MqttPublisher implements Publisher {
   ) {
     this.topics = deviceTopics(o.topicPrefix, o.device);
     this.backoff = o.reconnectMinMs;
+    this.window = o.maxInflight ?? 100;
+    this.protocolVersion = o.protocolVersion ?? 5;
   }
 
   get connected(): boolean {
     return this.isConnected;
   }
 
+  /** Publisher counters; queue figures come from the outbox, so they survive restarts as the records do. */
+  get counters(): PublisherCounters {
+    const b = this.box?.counters;
+    if (b) {
+      this.c.queued = b.queued - b.inflight;
+      this.c.inflight = b.inflight;
+      this.c.dropped_queue_full = b.dropped_full_verdicts + b.dropped_full_other + b.dropped_corrupt;
+      this.c.dropped_actions = b.dropped_full_actions;
+    }
+    return this.c;
+  }
+
+  get lastSeq(): number {
+    return this.box ? this.box.nextSeq - 1 : -1;
+  }
+
+  details(): Record<string, number> {
+    const b = this.box?.counters;
+    if (!b) return {};
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(b)) out[`outbox_${k}`] = v;
+    out.outbox_dropped = outboxDropped(b);
+    out.outbox_acked_through = this.box!.ackedThrough;
+    out.last_seq = this.lastSeq;
+    return out;
+  }
+
+  /** Opens the outbox (recovering what an earlier run left) and starts connecting in the background. */
   async start(): Promise<void> {
+    if (this.box) return;
+    this.box = Outbox.open({ clock: this.clock, log: this.log, ...this.o.outbox });
+    const b = this.box.counters;
+    if (b.recovered_records > 0 || b.torn_bytes_cut > 0 || b.corrupt_records > 0) {
+      this.log.info?.(
+        `outbox ${this.o.outbox.dir}: ${b.queued} record${b.queued === 1 ? '' : 's'} from an earlier run still to send (next seq ${this.box.nextSeq})` +
+          (b.torn_bytes_cut > 0 ? `; a torn record of ${b.torn_bytes_cut} bytes cut` : '') +
+          (b.corrupt_records > 0 ? `; ${b.corrupt_records} damaged record${b.corrupt_records === 1 ? '' : 's'} skipped` : ''),
+      );
+    }
+    if (this.o.tls && !this.o.tls.rejectUnauthorized) this.log.warn?.('mqtt.reject_unauthorized is false: the broker certificate is not checked, anyone on the path can pose as the broker');
+    if (this.o.password && /^(mqtt|tcp|ws):/.test(this.o.url) && !/\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(this.o.url)) {
+      this.log.warn?.(`the broker password goes in plaintext over ${redactUrl(this.o.url)}; use mqtts:// with mqtt.ca`);
+    }
+    this.connect();
+  }
+
+  private clientOptions(): IClientOptions {
     const o = this.o;
     const options: IClientOptions = {
       clientId: o.clientId,
-      clean: true,
+      // A persistent session: the broker keeps our subscriptions and queues commands while we are away.
+      clean: false,
       keepalive: o.keepaliveS,
       reconnectPeriod: 0,
       connectTimeout: 5_000,
-      protocolVersion: o.protocolVersion ?? 5,
+      protocolVersion: this.protocolVersion,
       will: { topic: this.topics.status, payload: Buffer.from(this.statusPayload('offline')), qos: 1, retain: true },
       ...(o.username ? { username: o.username } : {}),
       ...(o.password !== undefined && o.password !== '' ? { password: o.password } : {}),
     };
+    if (this.protocolVersion === 5) options.properties = { sessionExpiryInterval: o.sessionExpiryS ?? 86_400 };
     if (o.tls) {
       if (o.tls.ca) options.ca = o.tls.ca;
       if (o.tls.cert) options.cert = o.tls.cert;
       if (o.tls.key) options.key = o.tls.key;
       options.rejectUnauthorized = o.tls.rejectUnauthorized;
-      if (!o.tls.rejectUnauthorized) this.log.warn?.('mqtt.reject_unauthorized is false: the broker certificate is not checked, anyone on the path can pose as the broker');
     }
-    if (options.password && /^(mqtt|tcp|ws):/.test(o.url) && !/\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(o.url)) {
-      this.log.warn?.(`the broker password goes in plaintext over ${redactUrl(o.url)}; use mqtts:// with mqtt.ca`);
+    return options;
+  }
+
+  /** One connection attempt with a fresh client; its events count only while it is the current one. */
+  private connect(): void {
+    const gen = ++this.gen;
+    const old = this.client;
+    if (old) {
+      old.removeAllListeners();
+      old.on('error', () => undefined);
+      old.end(true);
     }
-    const client = mqtt.connect(o.url, options);
+    const client = mqtt.connect(this.o.url, this.clientOptions());
     this.client = client;
-    client.on('connect', () => this.onConnect());
-    client.on('error', (e) => this.onError(e));
-    client.on('close', () => this.onClose());
+    client.on('connect', (connack) => gen === this.gen && this.onConnect(connack.properties?.receiveMaximum, connack.sessionPresent));
+    client.on('error', (e) => gen === this.gen && this.onError(e));
+    client.on('close', () => gen === this.gen && this.onClose());
+    client.on('message', (topic, payload, packet) => gen === this.gen && this.onMessage(topic, payload, packet.retain));
     // MQTT 5 §3.14: a broker says why it ends a session (e.g. 142 "session taken over": another client uses our id).
-    client.on('disconnect', (packet) => this.log.warn?.(`broker ${redactUrl(o.url)} disconnected us (reason ${packet.reasonCode ?? 0}: ${packet.properties?.reasonString ?? (ReasonCodes as Record<number, string | undefined>)[packet.reasonCode ?? 0] ?? 'unknown'})`));
+    client.on('disconnect', (packet) => {
+      if (gen !== this.gen) return;
+      this.log.warn?.(
+        `broker ${redactUrl(this.o.url)} disconnected us (reason ${packet.reasonCode ?? 0}: ${packet.properties?.reasonString ?? (ReasonCodes as Record<number, string | undefined>)[packet.reasonCode ?? 0] ?? 'unknown'})`,
+      );
+    });
   }
 
   private who(): string {
@@ -173,18 +274,18 @@ export class MqttPublisher implements Publisher {
   private onError(e: unknown): void {
     const f = classifyConnectError(e);
     this.log.debug?.(`mqtt error: ${f.reason}`);
-    if (f.kind === 'version' && this.client?.options.protocolVersion === 5) {
+    if (f.kind === 'version' && this.protocolVersion === 5) {
       // A 3.1.1-only broker (e.g. aedes, the embedded broker) answers MQTT 5 with "unacceptable
       // protocol version" [MQTT-3.1.2-2]: speak 3.1.1 to it from now on.
-      this.client.options.protocolVersion = 4;
+      this.protocolVersion = 4;
       this.fallingBack = true;
       this.log.info?.(`broker ${redactUrl(this.o.url)} does not speak MQTT 5 (${f.reason}); using MQTT 3.1.1, where a broker that denies a publish says nothing`);
       return;
     }
     if (f.kind === 'other' || this.attemptCounted) return;
     this.attemptCounted = true;
-    if (f.kind === 'auth') this.counters.auth_failures++;
-    if (f.kind === 'tls') this.counters.tls_failures++;
+    if (f.kind === 'auth') this.c.auth_failures++;
+    if (f.kind === 'tls') this.c.tls_failures++;
     this.refusals++;
     const key = f.kind === 'tls' ? 'tls' : `${f.kind}:${f.code}`;
     if (key === this.streak) return;
@@ -203,33 +304,46 @@ export class MqttPublisher implements Publisher {
   }
 
   private statusPayload(state: 'online' | 'offline'): string {
-    return JSON.stringify({ state, device: this.o.device, ts: this.clock.now(), version: this.o.version });
+    return JSON.stringify({ state, device: this.o.device, ts: this.clock.now(), version: this.o.version, last_seq: this.lastSeq });
   }
 
-  private onConnect(): void {
+  private onConnect(receiveMaximum: number | undefined, sessionPresent: boolean): void {
     this.isConnected = true;
-    this.counters.connects++;
-    if (this.attempts > 0) this.log.info?.(`connected to broker ${redactUrl(this.o.url)} after ${this.attempts} retr${this.attempts === 1 ? 'y' : 'ies'}`);
-    else this.log.info?.(`connected to broker ${redactUrl(this.o.url)}`);
+    this.c.connects++;
+    this.inflightN = 0;
+    const max = this.o.maxInflight ?? 100;
+    this.window = receiveMaximum !== undefined && receiveMaximum > 0 ? Math.min(max, receiveMaximum) : max;
+    const backlog = this.box!.counters.queued;
+    const what = `${backlog} record${backlog === 1 ? '' : 's'} to send, in-flight window ${this.window}${sessionPresent ? ', session resumed' : ''}`;
+    if (this.attempts > 0) this.log.info?.(`connected to broker ${redactUrl(this.o.url)} after ${this.attempts} retr${this.attempts === 1 ? 'y' : 'ies'} (${what})`);
+    else this.log.info?.(`connected to broker ${redactUrl(this.o.url)} (${what})`);
     if (this.streakKind === 'auth') this.log.info?.(`broker accepted the credentials for ${this.who()} after ${this.refusals} refusal${this.refusals === 1 ? '' : 's'}`);
     this.streak = undefined;
     this.streakKind = undefined;
     this.refusals = 0;
     this.attempts = 0;
     this.backoff = this.o.reconnectMinMs;
-    this.client?.publish(this.topics.status, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
+    const client = this.client!;
+    client.publish(this.topics.status, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
       if (err) this.onPublishError(this.topics.status, err);
     });
-    while (this.queue.length > 0 && this.isConnected) {
-      this.counters.queued--;
-      this.send(this.queue.shift()!);
+    if (this.o.commands) {
+      client.subscribe(`${this.o.topicPrefix}/${this.o.device}/cmd/+`, { qos: 1 }, (err, granted) => {
+        if (err) this.log.error?.(`could not subscribe to commands: ${errorMessage(err)}`);
+        else if (granted?.some((g) => g.qos >= 0x80)) this.log.error?.(`the broker refused our subscription to ${this.o.topicPrefix}/${this.o.device}/cmd/+ (reason 0x${granted[0]!.qos.toString(16)}): commands cannot reach this device — check the broker's ACL`);
+      });
     }
+    this.pump();
     this.notify();
   }
 
   private onClose(): void {
     const wasConnected = this.isConnected;
     this.isConnected = false;
+    this.inflightN = 0;
+    // Everything in flight goes back in the queue, same seq: the next connection sends it again.
+    const back = this.box?.requeueInflight() ?? 0;
+    if (back > 0) this.c.resent += back;
     // An attempt that failed without a refusal (broker down, timeout) ends a refusal streak: the
     // next refusal is news again, and the plain backoff applies.
     if (!wasConnected && !this.attemptCounted && !this.fallingBack) {
@@ -237,7 +351,8 @@ export class MqttPublisher implements Publisher {
       this.streakKind = undefined;
     }
     this.attemptCounted = false;
-    if (wasConnected) this.counters.disconnects++;
+    if (wasConnected) this.c.disconnects++;
+    this.notify();
     if (this.closing) return;
     let delay: number;
     if (this.fallingBack) {
@@ -250,9 +365,10 @@ export class MqttPublisher implements Publisher {
       this.backoff = Math.min(this.o.reconnectMaxMs, this.backoff * 2);
       // Bad credentials stay bad: never try more often than authRetryMinMs while they are refused.
       if (this.streakKind === 'auth') delay = Math.max(delay, this.o.authRetryMinMs ?? 30_000);
+      const queued = this.counters.queued;
       const line =
         `${wasConnected ? 'lost broker' : this.streakKind ? 'broker refused us:' : 'broker unreachable:'} ${redactUrl(this.o.url)}; retry ${this.attempts} in ${(delay / 1000).toFixed(1)} s` +
-        ` (${this.counters.queued} verdict${this.counters.queued === 1 ? '' : 's'} queued)`;
+        ` (${queued} record${queued === 1 ? '' : 's'} queued in the outbox)`;
       // A refusal streak was said once, clearly; its retries are detail.
       if (this.streakKind) this.log.debug?.(line);
       else this.log.warn?.(line);
@@ -260,60 +376,106 @@ export class MqttPublisher implements Publisher {
     this.retryTimer?.cancel();
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      if (!this.closing) this.client?.reconnect();
+      if (!this.closing) this.connect();
     }, delay);
   }
 
+  private requireOutbox(): Outbox {
+    if (!this.box) throw new TinyqaError(ErrorCode.Internal, 'the MQTT publisher was used before start()');
+    return this.box;
+  }
+
+  /**
+   * Gives the verdict its durable seq (`v.seq` is set here, so the actions and the local store that
+   * follow refer to the same number) and appends it to the outbox. A refused append (disk full) is
+   * counted and said by the outbox; the runtime keeps judging.
+   */
   publishVerdict(v: Verdict): void {
-    this.counters.accepted++;
-    this.enqueue({ topic: this.topics.verdict(v.stream), payload: JSON.stringify(v), action: false });
+    const box = this.requireOutbox();
+    v.seq = box.nextSeq;
+    if (this.append('verdict', this.topics.verdict(v.stream), v)) this.c.accepted++;
   }
 
   publishAction(a: Action): void {
-    this.counters.actions++;
-    this.enqueue({ topic: this.topics.action, payload: JSON.stringify(a), action: true });
+    const box = this.requireOutbox();
+    if (this.append('action', this.topics.action, { ...a, seq: box.nextSeq })) this.c.actions++;
   }
 
-  private enqueue(msg: Outgoing): void {
-    if (this.isConnected) {
-      this.send(msg);
+  private append(kind: 'verdict' | 'action', topic: string, body: object): boolean {
+    const box = this.box!;
+    const expect = box.nextSeq;
+    try {
+      const seq = box.append(kind, topic, utf8.encode(JSON.stringify(body)));
+      if (seq !== expect) throw new TinyqaError(ErrorCode.Internal, `outbox gave seq ${seq} where ${expect} was written into the payload`);
+    } catch (e) {
+      // The outbox said why (rate-limited) and counted it; a bug is said here.
+      this.c.refused++;
+      if (!(e instanceof TinyqaError) || e.code === ErrorCode.Internal) this.log.error?.(`${kind} not queued: ${errorMessage(e)}`);
+      return false;
+    }
+    this.pump();
+    return true;
+  }
+
+  publishHealth(report: object): void {
+    const client = this.client;
+    if (!this.isConnected || !client) {
+      this.c.health_skipped++;
       return;
     }
-    if (this.o.offlineQueueMax === 0) {
-      if (msg.action) this.counters.dropped_actions++;
-      else this.counters.dropped_queue_full++;
-      return;
-    }
-    if (this.queue.length >= this.o.offlineQueueMax) {
-      // Full: the oldest verdict goes first; an action only when nothing else is left, and said.
-      const i = this.queue.findIndex((m) => !m.action);
-      if (i >= 0) {
-        this.queue.splice(i, 1);
-        this.counters.dropped_queue_full++;
-      } else if (!msg.action) {
-        this.counters.dropped_queue_full++;
-        return;
-      } else {
-        this.queue.shift();
-        this.counters.dropped_actions++;
-        this.log.warn?.(`offline queue full of actions: dropped the oldest action (${this.counters.dropped_actions} so far)`);
+    this.c.health++;
+    client.publish(this.topics.health, JSON.stringify({ ...report, last_seq: this.lastSeq }), { qos: 0 });
+  }
+
+  /** Hands records to the client while the window has room: replays first (a subscriber is waiting), then the queue. */
+  private pump(): void {
+    if (this.pumping || !this.isConnected || !this.client || !this.box) return;
+    this.pumping = true;
+    try {
+      const box = this.box;
+      while (this.isConnected && this.inflightN < this.window) {
+        const job = this.replays[0];
+        if (job) {
+          const recs = box.readRange(job.next, job.to, Math.min(this.window - this.inflightN, 256));
+          if (recs.length === 0) {
+            this.replays.shift();
+            continue;
+          }
+          for (const r of recs) this.send(r, false);
+          job.next = recs[recs.length - 1]!.seq + 1;
+          if (job.next > job.to) this.replays.shift();
+          continue;
+        }
+        const recs = box.nextToSend(this.window - this.inflightN);
+        if (recs.length === 0) break;
+        for (const r of recs) {
+          if (box.markSent(r.seq)) this.send(r, true);
+        }
       }
-      this.counters.queued--;
+    } finally {
+      this.pumping = false;
     }
-    this.queue.push(msg);
-    this.counters.queued++;
   }
 
-  private send(msg: Outgoing): void {
-    this.counters.inflight++;
-    this.client!.publish(msg.topic, msg.payload, { qos: this.o.qos }, (err) => {
-      this.counters.inflight--;
-      if (err && this.onPublishError(msg.topic, err)) this.counters.publish_denied++;
-      else if (err) {
-        // mqtt.js keeps unacknowledged QoS 1 packets and resends them after reconnect; an error
-        // here means the client gave up on this one (e.g. it was ended), so say so and count it.
-        this.log.warn?.(`verdict on ${msg.topic} not acknowledged: ${errorMessage(err)}`);
-      } else this.counters.acked++;
+  /** One record to the client; `fromQueue`: acked in the outbox on PUBACK (a replay is already acked). */
+  private send(r: OutboxRecord, fromQueue: boolean): void {
+    const gen = this.gen;
+    this.inflightN++;
+    if (!fromQueue) this.c.replayed++;
+    this.client!.publish(r.topic, Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength), { qos: this.o.qos }, (err) => {
+      // A callback of a connection that is gone: its records were requeued when it closed.
+      if (gen !== this.gen) return;
+      this.inflightN--;
+      if (!err) {
+        if (fromQueue && this.box?.ack(r.seq)) this.c.acked++;
+      } else if (this.onPublishError(r.topic, err)) {
+        // The broker has it and refuses it: resending cannot help. Counted, and out of the queue.
+        this.c.publish_denied++;
+        if (fromQueue) this.box?.ack(r.seq);
+      } else {
+        this.log.debug?.(`seq ${r.seq} on ${r.topic} not acknowledged: ${errorMessage(err)}; sent again on the next connection`);
+      }
+      this.pump();
       this.notify();
     });
   }
@@ -336,15 +498,92 @@ export class MqttPublisher implements Publisher {
     return true;
   }
 
+  // ---- inbound commands -------------------------------------------------------------------------
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const cmds = this.o.commands;
+    if (!cmds) return;
+    const check = cmds.gate.check(topic, payload, retained, this.clock.now());
+    if (!check.ok) {
+      if (check.ignore) {
+        this.c.commands_ignored++;
+        this.log.debug?.(check.reason);
+        return;
+      }
+      this.c.commands_refused++;
+      if (!this.saidRefusals.has(check.reason) && this.saidRefusals.size < 100) {
+        this.saidRefusals.add(check.reason);
+        this.log.warn?.(`command refused: ${check.reason}`);
+      }
+      if (check.id) this.answer(check.id, topic.slice(topic.lastIndexOf('/') + 1), false, check.reason);
+      return;
+    }
+    const cmd = check.command;
+    this.c.commands++;
+    if (cmd.name === 'replay') {
+      const r = this.replay(cmd.args);
+      this.answer(cmd.id, cmd.name, r.ok, r.ok ? undefined : r.error, r.ok ? r.result : undefined);
+      return;
+    }
+    this.log.info?.(`command ${cmd.name} (${cmd.id})`);
+    cmds.run(cmd).then(
+      (result) => this.answer(cmd.id, cmd.name, true, undefined, result),
+      (e: unknown) => {
+        this.log.warn?.(`command ${cmd.name} (${cmd.id}) failed: ${errorMessage(e)}`);
+        this.answer(cmd.id, cmd.name, false, errorMessage(e));
+      },
+    );
+  }
+
+  /** The command's answer on <prefix>/<device>/cmd/result, with its id. */
+  private answer(id: string, name: string, ok: boolean, error?: string, result?: unknown): void {
+    const body = { id, name, ok, ts: this.clock.now(), ...(error !== undefined ? { error } : {}), ...(result !== undefined ? { result } : {}) };
+    if (this.isConnected) this.client?.publish(`${this.o.topicPrefix}/${this.o.device}/cmd/result`, JSON.stringify(body), { qos: 1 });
+  }
+
+  /**
+   * A replay request {from, to}: the records of that range still on disk are queued to be published
+   * again; the ranges no longer on disk (older than the retention window, or dropped by a full
+   * outbox) are named at once, so the subscriber gives them up instead of waiting.
+   */
+  private replay(args: Record<string, unknown>): { ok: true; result: { replayed: number; gone: [number, number][]; last_seq: number } } | { ok: false; error: string } {
+    const box = this.box!;
+    const { from, to } = args;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || (from as number) < 0 || (to as number) < (from as number)) {
+      return { ok: false, error: 'replay needs integer args {from, to} with 0 ≤ from ≤ to' };
+    }
+    const last = this.lastSeq;
+    const lo = from as number;
+    const hi = Math.min(to as number, last, lo + REPLAY_MAX_SPAN - 1);
+    if (this.replays.length >= REPLAY_MAX_JOBS) return { ok: false, error: `busy: ${this.replays.length} replays queued; ask again later` };
+    const gone: [number, number][] = [];
+    let replayed = 0;
+    for (let s = lo; s <= hi; s++) {
+      if (box.present(s)) {
+        replayed++;
+        continue;
+      }
+      const g = gone[gone.length - 1];
+      if (g && g[1] === s - 1) g[1] = s;
+      else gone.push([s, s]);
+      this.c.replay_gone++;
+    }
+    if (replayed > 0) this.replays.push({ next: lo, to: hi });
+    this.log.info?.(`replay ${lo}–${to as number} requested: ${replayed} record${replayed === 1 ? '' : 's'} to publish again${gone.length ? `, ${gone.length} range${gone.length === 1 ? '' : 's'} gone` : ''}`);
+    this.pump();
+    return { ok: true, result: { replayed, gone, last_seq: last } };
+  }
+
   private notify(): void {
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w();
   }
 
+  /** Resolves true once the outbox holds nothing unacknowledged, false if `timeoutMs` passes first. */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = this.clock.monotonic() + timeoutMs;
-    while (this.counters.queued > 0 || this.counters.inflight > 0) {
+    while ((this.box?.counters.queued ?? 0) > 0) {
       const left = deadline - this.clock.monotonic();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
@@ -363,19 +602,30 @@ export class MqttPublisher implements Publisher {
     this.closing = true;
     this.retryTimer?.cancel();
     const client = this.client;
-    if (!client) return;
-    if (this.isConnected) {
-      // A graceful stop publishes "offline" itself: the broker only sends the will on an abnormal end.
+    if (client) {
+      if (this.isConnected) {
+        // A graceful stop publishes "offline" itself: the broker only sends the will on an abnormal end.
+        await new Promise<void>((resolve) => {
+          const t = this.clock.setTimeout(resolve, 1_000);
+          client.publish(this.topics.status, this.statusPayload('offline'), { qos: 1, retain: true }, () => {
+            t.cancel();
+            resolve();
+          });
+        });
+      }
       await new Promise<void>((resolve) => {
-        const t = this.clock.setTimeout(resolve, 1_000);
-        client.publish(this.topics.status, this.statusPayload('offline'), { qos: 1, retain: true }, () => {
+        const t = this.clock.setTimeout(resolve, 2_000);
+        client.end(true, {}, () => {
           t.cancel();
           resolve();
         });
       });
     }
-    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
     this.isConnected = false;
+    // What is still unacknowledged stays in the outbox for the next run.
+    this.box?.requeueInflight();
+    this.box?.close();
+    this.box = undefined;
   }
 }
 

@@ -429,6 +429,11 @@ export class Outbox {
     return out;
   }
 
+  /** Whether the record `seq` is still on disk (unacked, or acked within the retention window). */
+  present(seq: number): boolean {
+    return this.index.has(seq) && this.index.length(seq) > 0;
+  }
+
   private readRecord(seq: number): OutboxRecord | undefined {
     const seg = this.segmentOf(seq);
     const len = this.index.length(seq);

@@ -9,17 +9,17 @@ import type { Verdict } from '../qa/types.js';
 export interface PublisherCounters {
   /** Verdicts handed to the publisher. */
   accepted: number;
-  /** Verdicts the broker acknowledged (PUBACK for QoS 1; written to the socket for QoS 0). */
+  /** Verdicts and actions the broker acknowledged (PUBACK for QoS 1; written to the socket for QoS 0). */
   acked: number;
-  /** Verdicts waiting for a connection. */
+  /** Verdicts and actions waiting to be sent. */
   queued: number;
-  /** Verdicts sent and not yet acknowledged. */
+  /** Verdicts and actions sent and not yet acknowledged. */
   inflight: number;
-  /** Verdicts dropped because the offline queue was full (oldest first). */
+  /** Verdicts (and other non-action records) dropped because the outbox was full (oldest first). */
   dropped_queue_full: number;
   /** Actions handed to the publisher. */
   actions: number;
-  /** Actions dropped because the offline queue held nothing but actions (said on the log). */
+  /** Actions dropped because the outbox held nothing but actions (said on the log). */
   dropped_actions: number;
   connects: number;
   disconnects: number;
@@ -27,8 +27,22 @@ export interface PublisherCounters {
   auth_failures: number;
   /** Connection attempts that failed in TLS (certificate not trusted, client certificate missing or refused). */
   tls_failures: number;
-  /** Verdicts and actions the broker refused with a PUBACK reason code ≥ 0x80 (e.g. 0x87: the ACL denies the topic); not acked, not retried. */
+  /** Verdicts and actions the broker refused with a PUBACK reason code ≥ 0x80 (e.g. 0x87: the ACL denies the topic); not retried. */
   publish_denied: number;
+  /** Verdicts and actions the outbox refused (disk full, write error, too large): said on the log, counted here. */
+  refused: number;
+  /** Records sent again after a connection dropped with them in flight (wire-level duplicates subscribers drop). */
+  resent: number;
+  /** Records published again on a subscriber's replay request, and replay seqs no longer on disk. */
+  replayed: number;
+  replay_gone: number;
+  /** Inbound commands run, refused (answered with the reason) and ignored (retained, duplicate, not ours). */
+  commands: number;
+  commands_refused: number;
+  commands_ignored: number;
+  /** Health reports published, and skipped while disconnected. */
+  health: number;
+  health_skipped: number;
 }
 
 export interface Publisher {
@@ -39,6 +53,12 @@ export interface Publisher {
   publishVerdict(v: Verdict): void;
   /** Publishes an action of the policy on `<prefix>/<device>/action`; queued like verdicts, dropped last. */
   publishAction(a: Action): void;
+  /** Publishes a health report now (not queued: a stale one is worth nothing), with `last_seq` added. */
+  publishHealth(report: object): void;
+  /** The highest seq handed out so far (-1 before the first). */
+  readonly lastSeq: number;
+  /** Counters of the layers below (the outbox), for health reports. */
+  details(): Record<string, number>;
   /** Resolves true once nothing is queued or in flight, false if `timeoutMs` passes first. */
   flush(timeoutMs: number): Promise<boolean>;
   /** Flushes (bounded), announces "offline" on the status topic, and disconnects. */
@@ -46,5 +66,8 @@ export interface Publisher {
 }
 
 export function newPublisherCounters(): PublisherCounters {
-  return { accepted: 0, acked: 0, queued: 0, inflight: 0, dropped_queue_full: 0, actions: 0, dropped_actions: 0, connects: 0, disconnects: 0, auth_failures: 0, tls_failures: 0, publish_denied: 0 };
+  return {
+    accepted: 0, acked: 0, queued: 0, inflight: 0, dropped_queue_full: 0, actions: 0, dropped_actions: 0, connects: 0, disconnects: 0, auth_failures: 0, tls_failures: 0, publish_denied: 0,
+    refused: 0, resent: 0, replayed: 0, replay_gone: 0, commands: 0, commands_refused: 0, commands_ignored: 0, health: 0, health_skipped: 0,
+  };
 }

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemClock } from '../../runtime/core/clock.js';
 import { silentLogger } from '../../runtime/core/log.js';
 import { MqttPublisher } from '../../runtime/publish/mqtt.js';
@@ -26,7 +28,7 @@ describe.skipIf(skip !== undefined)(`the private Mosquitto harness${skip ? ` (sk
     m = await startMosquitto({ persistence: true });
     const port = m.port!;
     const p = new MqttPublisher(
-      { url: m.url!, clientId: 'harness', topicPrefix: 'tinyqa/v1', device: 'h', qos: 1, keepaliveS: 10, reconnectMinMs: 50, reconnectMaxMs: 200, offlineQueueMax: 10, version: 't' },
+      { url: m.url!, clientId: 'harness', topicPrefix: 'tinyqa/v1', device: 'h', qos: 1, keepaliveS: 10, reconnectMinMs: 50, reconnectMaxMs: 200, outbox: { dir: mkdtempSync(join(tmpdir(), 'tinyqa-harness-outbox-')), fsync: 'never' }, version: 't' },
       systemClock,
       silentLogger,
     );

@@ -24,6 +24,12 @@ Options:
   --garbage P       chance (0..1) of garbage bytes on the serial line before each frame (default: 0)
   --window N        samples per window (default: 100); verdicts every N samples per stream
   --broker URL      publish to this broker instead of starting the embedded one
+  --device ID       the device id in topics (default: the scenario's, e.g. pump-01)
+  --outbox DIR      keep the outbox (verdicts and actions waiting for the broker, and the retention
+                    window replays are served from) in DIR, so a later run sends what this one could
+                    not (default: a temporary folder, removed at exit)
+  --flush S         at the end, wait up to S seconds for the broker to acknowledge everything
+                    (default: 15; what is not acknowledged stays in --outbox DIR)
   --json            print each verdict as one JSON object per line (the published payload)
   --report FILE     also write a self-contained HTML page plotting the signals, the failing windows
                     and the scores
@@ -55,6 +61,9 @@ export async function simCommand(argv: string[]): Promise<number> {
     garbage: { type: 'string' },
     window: { type: 'string' },
     broker: { type: 'string' },
+    device: { type: 'string' },
+    outbox: { type: 'string' },
+    flush: { type: 'string' },
     json: { type: 'boolean' },
     log: { type: 'string' },
     report: { type: 'string' },
@@ -87,7 +96,13 @@ export async function simCommand(argv: string[]): Promise<number> {
   if (typeof faults === 'string') throw new TinyqaError(ErrorCode.UsageInvalid, `sim: --faults: ${faults}`);
 
   const style = styleFor(process.stdout);
-  let config: Record<string, unknown> = { log: { level }, ...(window ? { window: { size: window, hop: window } } : {}) };
+  const flushS = numberOption('sim', 'flush', a.flush, 0, 86_400) ?? 15;
+  let config: Record<string, unknown> = {
+    log: { level },
+    ...(window ? { window: { size: window, hop: window } } : {}),
+    ...(typeof a.device === 'string' ? { device: a.device } : {}),
+    ...(typeof a.outbox === 'string' ? { outbox: { dir: a.outbox } } : {}),
+  };
   if (typeof a.model === 'string') {
     // The simulator keeps no security-version state: a laptop replay must not pin a gateway's versions.
     config.model = { package: a.model, public_key: typeof a['model-key'] === 'string' ? a['model-key'] : '', state: '', reload_s: 0, ...(typeof a.engine === 'string' ? { engine: a.engine } : {}) };
@@ -108,6 +123,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     faults,
     speed,
     durationS: duration === 0 ? Infinity : duration,
+    flushS,
     seed,
     garbageProbability: garbage,
     ...(typeof a.broker === 'string' ? { broker: a.broker } : {}),
