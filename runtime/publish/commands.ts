@@ -64,6 +64,8 @@ export class CommandGate {
     const name = topic.slice(base.length);
     if (name === 'result') return { ok: false, reason: 'our own result topic', ignore: true };
     if (retained) return { ok: false, reason: `retained command on ${topic} ignored (stale: commands are not retained)`, ignore: true };
+    // An empty message is how a retained command is cleared from the broker; subscribers get it too.
+    if (payload.length === 0) return { ok: false, reason: `empty message on ${topic} ignored (a retained command being cleared)`, ignore: true };
     let body: Record<string, unknown>;
     try {
       const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');

@@ -643,6 +643,8 @@ export interface Subscription {
   ready: Promise<void>;
   /** Publishes at QoS 1 (e.g. a replay request); resolves on PUBACK, rejects on error or when not connected within 5 s. */
   publish(topic: string, payload: string | Buffer): Promise<void>;
+  /** The same, retained (an empty payload clears the retained message). */
+  publishRetained(topic: string, payload: string | Buffer): Promise<void>;
   /** Wire-level messages received (before any dedup), and connects. */
   readonly counters: { messages: number; connects: number };
 }
@@ -708,21 +710,23 @@ export function subscribe(
     const contentType = packet.properties?.contentType;
     onMessage({ topic, payload, retain: packet.retain, ...(contentType ? { contentType } : {}) });
   });
+  const publish = (topic: string, payload: string | Buffer, retain: boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`not connected to ${redactUrl(url)}: could not publish on ${topic} within 5 s`)), 5_000);
+      const go = () =>
+        client.publish(topic, payload, { qos: 1, retain }, (err) => {
+          clearTimeout(t);
+          if (err) reject(err);
+          else resolve();
+        });
+      if (client.connected) go();
+      else client.once('connect', go);
+    });
   return {
     ready,
     counters,
-    publish: (topic, payload) =>
-      new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`not connected to ${redactUrl(url)}: could not publish on ${topic} within 5 s`)), 5_000);
-        const go = () =>
-          client.publish(topic, payload, { qos: 1 }, (err) => {
-            clearTimeout(t);
-            if (err) reject(err);
-            else resolve();
-          });
-        if (client.connected) go();
-        else client.once('connect', go);
-      }),
+    publish: (topic, payload) => publish(topic, payload, false),
+    publishRetained: (topic, payload) => publish(topic, payload, true),
     close: () => new Promise<void>((resolve) => client.end(true, {}, () => resolve())),
   };
 }

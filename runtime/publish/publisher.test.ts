@@ -131,13 +131,17 @@ describe.each(testBrokers())('MqttPublisher on the $name', (factory) => {
       systemClock,
       silentLogger,
     );
-    await p.start();
-    await until(() => p.connected);
     const results: Record<string, unknown>[] = [];
     const sub = subscribe(broker.url, [`tinyqa/v1/${device}/cmd/result`], (m) => results.push(JSON.parse(m.payload.toString()) as Record<string, unknown>), silentLogger);
     await sub.ready;
-    await new Promise((r) => setTimeout(r, 200)); // the publisher's command subscription
     const topic = `tinyqa/v1/${device}/cmd/resync`;
+    // A retained command, there before the device subscribes: stale by nature, never run.
+    const rts = Date.now();
+    await sub.publishRetained(topic, JSON.stringify({ id: 'old1', ts: rts, args: {}, sig: signCommand(secret, topic, 'old1', rts, {}) }));
+    await p.start();
+    await until(() => p.connected);
+    await until(() => p.counters.commands_ignored >= 1);
+    await sub.publishRetained(topic, ''); // clear it from the broker
     await sub.publish(topic, JSON.stringify({ id: 'u1', ts: Date.now(), args: {} }));
     const ts = Date.now();
     await sub.publish(topic, JSON.stringify({ id: 's1', ts, args: {}, sig: signCommand(secret, topic, 's1', ts, {}) }));
