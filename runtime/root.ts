@@ -17,6 +17,7 @@ import { CommandCode } from './framing/messages.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { ModelService } from './inference/model-service.js';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode, TinyqaError, errorMessage } from './core/errors.js';
 import { CommandGate, type Command } from './publish/commands.js';
 import { HealthMonitor } from './publish/health.js';
@@ -246,6 +247,8 @@ export function mqttPublisherOptions(config: Readonly<TinyqaConfig>): MqttPublis
     keepaliveS: config.mqtt.keepalive_s,
     reconnectMinMs: config.mqtt.reconnect_min_ms,
     reconnectMaxMs: config.mqtt.reconnect_max_ms,
+    encoding: config.mqtt.encoding,
+    ...(config.mqtt.sparkplug_group ? { sparkplug: { group: config.mqtt.sparkplug_group, bdSeqPath: join(config.outbox.dir, 'sparkplug-bdseq.json') } } : {}),
     maxInflight: config.mqtt.max_inflight,
     sessionExpiryS: config.mqtt.session_expiry_s,
     outbox: {

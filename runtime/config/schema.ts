@@ -228,6 +228,14 @@ export const CONFIG_SPEC: FieldSpec = {
         keepalive_s: { kind: 'int', min: 5, max: 3600, default: 30, unit: 's', why: 'detect a dead link within a minute' },
         reconnect_min_ms: { kind: 'int', min: 50, max: 60_000, default: 500, unit: 'ms', why: 'first retry soon after a broker restart' },
         reconnect_max_ms: { kind: 'int', min: 100, max: 600_000, default: 30_000, unit: 'ms', why: 'cap the backoff so a returning broker is found within 30 s' },
+        encoding: { kind: 'enum', values: ['json', 'cbor'], default: 'json', why: 'JSON reads anywhere; CBOR is about a fifth smaller, for metered links (MQTT 5 content type application/cbor; subscribers may also tell them apart by the first byte)' },
+        sparkplug_group: {
+          kind: 'string',
+          pattern: /^[^/+#\s]{0,64}$/,
+          patternHint: 'a Sparkplug group id without / + # or spaces, or empty',
+          default: '',
+          why: 'empty: the plain topic tree. Set: Eclipse Sparkplug B — verdicts and actions as DDATA of edge node <device> in this group, with NBIRTH/DBIRTH/NDEATH and bdSeq, for SCADA hosts',
+        },
         max_inflight: { kind: 'int', min: 1, max: 65_535, default: 100, unit: 'messages', why: 'records sent and not yet acknowledged at most; lowered to the broker\'s receive maximum (MQTT 5), e.g. Mosquitto\'s 20' },
         session_expiry_s: { kind: 'int', min: 0, max: 4_294_967_295, default: 86_400, unit: 's', why: 'MQTT 5: the broker keeps our session, and commands sent to us, for a day while we are away' },
         protocol_version: {
@@ -354,6 +362,8 @@ export interface TinyqaConfig {
     keepalive_s: number;
     reconnect_min_ms: number;
     reconnect_max_ms: number;
+    encoding: 'json' | 'cbor';
+    sparkplug_group: string;
     max_inflight: number;
     session_expiry_s: number;
     protocol_version: 4 | 5;

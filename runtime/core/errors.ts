@@ -36,6 +36,8 @@ export const ErrorCode = {
   OutboxLocked: 5007,
   /** The outbox directory cannot be created, listed or read at open. */
   OutboxOpenFailed: 5008,
+  /** An uplink payload (JSON, CBOR or Sparkplug B) cannot be decoded: bad bytes, or an unknown content type. */
+  PayloadInvalid: 5009,
   // 6xxx: simulator and evaluation
   ScenarioUnknown: 6001,
   SimStalled: 6002,

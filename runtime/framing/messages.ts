@@ -1,6 +1,7 @@
 /**
  * Message bodies of the tinyqa serial protocol (PROTOCOL §5, §6): typed messages to and from CBOR
- * maps with integer keys. The only file that imports `cbor-x`.
+ * maps with integer keys. The serial side's only importer of `cbor-x` (the uplink's is
+ * publish/encoding.ts; scripts/layers.test.ts holds the list).
  */
 
 import { Decoder, addExtension } from 'cbor-x';

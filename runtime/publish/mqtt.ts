@@ -34,7 +34,9 @@ import type { Logger } from '../core/log.js';
 import type { Action } from '../policy/policy.js';
 import type { Verdict } from '../qa/types.js';
 import type { Command, CommandGate } from './commands.js';
+import { decodeBody, encodeBody, sniffEncoding, type Encoding } from './encoding.js';
 import { Outbox, outboxDropped, type OutboxOptions, type OutboxRecord } from './outbox.js';
+import { SparkplugSession, decodeSparkplug } from './sparkplug.js';
 import { newPublisherCounters, type Publisher, type PublisherCounters } from './publisher.js';
 import { deviceTopics, type DeviceTopics } from './topics.js';
 
@@ -55,6 +57,14 @@ export interface MqttPublisherOptions {
   maxInflight?: number;
   /** MQTT 5 session expiry: how long the broker keeps our session (and queued commands) after a disconnect (default 86 400 s). */
   sessionExpiryS?: number;
+  /** Payload encoding of everything published on the plain topic tree (default json); CBOR sets the MQTT 5 content type. */
+  encoding?: Encoding;
+  /**
+   * Sparkplug B mode: verdicts and actions go out as DDATA of edge node `device` in `group` (device id
+   * `device` too), with NBIRTH/DBIRTH/NDEATH and bdSeq kept in `bdSeqPath`. Status is replaced by the
+   * births and the death; health, commands and replays stay on the plain tree.
+   */
+  sparkplug?: { group: string; bdSeqPath: string };
   /** Inbound commands on <prefix>/<device>/cmd/<name>; without it, none are subscribed to. `replay` is served here. */
   commands?: { gate: CommandGate; run: (c: Command) => Promise<unknown> };
   /** Software version announced in the birth message. */
@@ -156,6 +166,10 @@ export class MqttPublisher implements Publisher {
   private readonly deniedTopics = new Set<string>();
   /** Command refusal reasons already logged (once each, bounded). */
   private readonly saidRefusals = new Set<string>();
+  private readonly encoding: Encoding;
+  private readonly sp: SparkplugSession | undefined;
+  /** Streams the current DBIRTH declared (Sparkplug mode); a new one means a rebirth first. */
+  private readonly spStreams = new Set<string>();
 
   constructor(
     private readonly o: MqttPublisherOptions,
@@ -166,6 +180,8 @@ export class MqttPublisher implements Publisher {
     this.backoff = o.reconnectMinMs;
     this.window = o.maxInflight ?? 100;
     this.protocolVersion = o.protocolVersion ?? 5;
+    this.encoding = o.encoding ?? 'json';
+    if (o.sparkplug) this.sp = new SparkplugSession({ group: o.sparkplug.group, edgeNode: o.device, device: o.device, bdSeqPath: o.sparkplug.bdSeqPath, log });
   }
 
   get connected(): boolean {
@@ -228,7 +244,7 @@ export class MqttPublisher implements Publisher {
       reconnectPeriod: 0,
       connectTimeout: 5_000,
       protocolVersion: this.protocolVersion,
-      will: { topic: this.topics.status, payload: Buffer.from(this.statusPayload('offline')), qos: 1, retain: true },
+      will: this.will(),
       ...(o.username ? { username: o.username } : {}),
       ...(o.password !== undefined && o.password !== '' ? { password: o.password } : {}),
     };
@@ -240,6 +256,41 @@ export class MqttPublisher implements Publisher {
       options.rejectUnauthorized = o.tls.rejectUnauthorized;
     }
     return options;
+  }
+
+  /**
+   * The last will: "offline" on the retained status topic; in Sparkplug mode the NDEATH of a new
+   * session (bdSeq + 1, persisted before it is used, the same value the NBIRTH will carry).
+   */
+  private will(): NonNullable<IClientOptions['will']> {
+    if (this.sp) {
+      this.sp.nextSession();
+      const d = this.sp.death();
+      return { topic: d.topic, payload: Buffer.from(d.bytes), qos: 1, retain: false };
+    }
+    const st = this.statusMessage('offline');
+    return { topic: this.topics.status, payload: st.payload, qos: 1, retain: true, ...(st.properties ? { properties: st.properties } : {}) };
+  }
+
+  /** A body on the plain tree in the configured encoding; MQTT 5 gets the content type. */
+  private encode(body: object): { payload: Buffer; properties?: { contentType: string } } {
+    const e = encodeBody(body, this.encoding);
+    return this.protocolVersion === 5 ? { payload: e.bytes, properties: { contentType: e.contentType } } : { payload: e.bytes };
+  }
+
+  private statusMessage(state: 'online' | 'offline'): { payload: Buffer; properties?: { contentType: string } } {
+    return this.encode({ state, device: this.o.device, ts: this.clock.now(), version: this.o.version, last_seq: this.lastSeq });
+  }
+
+  /** NBIRTH then DBIRTH (Sparkplug): after every connect, for a new stream, and on a host's rebirth request. */
+  private births(): void {
+    const sp = this.sp!;
+    const client = this.client!;
+    const now = this.clock.now();
+    const nb = sp.nodeBirth(now, { version: this.o.version, device: this.o.device });
+    client.publish(nb.topic, Buffer.from(nb.bytes), { qos: 0 });
+    const db = sp.deviceBirth(now, [...this.spStreams]);
+    client.publish(db.topic, Buffer.from(db.bytes), { qos: 0 });
   }
 
   /** One connection attempt with a fresh client; its events count only while it is the current one. */
@@ -303,10 +354,6 @@ export class MqttPublisher implements Publisher {
     }
   }
 
-  private statusPayload(state: 'online' | 'offline'): string {
-    return JSON.stringify({ state, device: this.o.device, ts: this.clock.now(), version: this.o.version, last_seq: this.lastSeq });
-  }
-
   private onConnect(receiveMaximum: number | undefined, sessionPresent: boolean): void {
     this.isConnected = true;
     this.c.connects++;
@@ -324,9 +371,15 @@ export class MqttPublisher implements Publisher {
     this.attempts = 0;
     this.backoff = this.o.reconnectMinMs;
     const client = this.client!;
-    client.publish(this.topics.status, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
-      if (err) this.onPublishError(this.topics.status, err);
-    });
+    if (this.sp) {
+      this.births();
+      client.subscribe(this.sp.topics.ncmd, { qos: 1 });
+    } else {
+      const st = this.statusMessage('online');
+      client.publish(this.topics.status, st.payload, { qos: 1, retain: true, ...(st.properties ? { properties: st.properties } : {}) }, (err) => {
+        if (err) this.onPublishError(this.topics.status, err);
+      });
+    }
     if (this.o.commands) {
       client.subscribe(`${this.o.topicPrefix}/${this.o.device}/cmd/+`, { qos: 1 }, (err, granted) => {
         if (err) this.log.error?.(`could not subscribe to commands: ${errorMessage(err)}`);
@@ -424,7 +477,8 @@ export class MqttPublisher implements Publisher {
       return;
     }
     this.c.health++;
-    client.publish(this.topics.health, JSON.stringify({ ...report, last_seq: this.lastSeq }), { qos: 0 });
+    const m = this.encode({ ...report, last_seq: this.lastSeq });
+    client.publish(this.topics.health, m.payload, { qos: 0, ...(m.properties ? { properties: m.properties } : {}) });
   }
 
   /** Hands records to the client while the window has room: replays first (a subscriber is waiting), then the queue. */
@@ -460,9 +514,10 @@ export class MqttPublisher implements Publisher {
   /** One record to the client; `fromQueue`: acked in the outbox on PUBACK (a replay is already acked). */
   private send(r: OutboxRecord, fromQueue: boolean): void {
     const gen = this.gen;
+    const wire = this.wire(r);
     this.inflightN++;
     if (!fromQueue) this.c.replayed++;
-    this.client!.publish(r.topic, Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength), { qos: this.o.qos }, (err) => {
+    this.client!.publish(wire.topic, wire.payload, { qos: wire.qos, ...(wire.properties ? { properties: wire.properties } : {}) }, (err) => {
       // A callback of a connection that is gone: its records were requeued when it closed.
       if (gen !== this.gen) return;
       this.inflightN--;
@@ -478,6 +533,27 @@ export class MqttPublisher implements Publisher {
       this.pump();
       this.notify();
     });
+  }
+
+  /**
+   * What goes on the wire for a record: the outbox keeps the JSON the pipeline produced; CBOR and
+   * Sparkplug are encoded at send time (Sparkplug's seq belongs to the session the record goes out in).
+   * Sparkplug DDATA is QoS 0, as the specification requires: acknowledged when written to the socket.
+   */
+  private wire(r: OutboxRecord): { topic: string; payload: Buffer; qos: 0 | 1; properties?: { contentType: string } } {
+    const raw = Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+    if (this.sp) {
+      const body = JSON.parse(raw.toString('utf8')) as Verdict & Action;
+      const now = this.clock.now();
+      if (r.kind === 'verdict' && !this.spStreams.has(body.stream)) {
+        this.spStreams.add(body.stream);
+        this.births();
+      } else if (this.sp.needsRebirth) this.births();
+      const m = r.kind === 'verdict' ? this.sp.verdictData(now, body, r.seq) : this.sp.actionData(now, body, r.seq);
+      return { topic: m.topic, payload: Buffer.from(m.bytes), qos: 0 };
+    }
+    if (this.encoding === 'json') return { topic: r.topic, payload: raw, qos: this.o.qos, ...(this.protocolVersion === 5 ? { properties: { contentType: 'application/json' } } : {}) };
+    return { topic: r.topic, qos: this.o.qos, ...this.encode(JSON.parse(raw.toString('utf8')) as object) };
   }
 
   /**
@@ -501,9 +577,22 @@ export class MqttPublisher implements Publisher {
   // ---- inbound commands -------------------------------------------------------------------------
 
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    if (this.sp && topic === this.sp.topics.ncmd) {
+      this.onNodeCommand(payload);
+      return;
+    }
     const cmds = this.o.commands;
     if (!cmds) return;
-    const check = cmds.gate.check(topic, payload, retained, this.clock.now());
+    // Commands may come in CBOR too; the gate reads JSON (its signature is over JSON.stringify(args)).
+    let body: Buffer | string = payload;
+    if (payload.length > 0 && sniffEncoding(payload) === 'cbor') {
+      try {
+        body = JSON.stringify(decodeBody(payload, 'application/cbor'));
+      } catch {
+        // Left as it is: the gate refuses it as not JSON, with the reason.
+      }
+    }
+    const check = cmds.gate.check(topic, body, retained, this.clock.now());
     if (!check.ok) {
       if (check.ignore) {
         this.c.commands_ignored++;
@@ -535,10 +624,24 @@ export class MqttPublisher implements Publisher {
     );
   }
 
+  /** A Sparkplug host's NCMD: `Node Control/Rebirth` = true asks for the births again (spec ch. 6). */
+  private onNodeCommand(payload: Buffer): void {
+    try {
+      const p = decodeSparkplug(payload);
+      if (p.metrics?.some((m) => m.name === 'Node Control/Rebirth' && m.boolean_value === true)) {
+        this.log.info?.('Sparkplug host asked for a rebirth');
+        this.births();
+      }
+    } catch (e) {
+      this.c.commands_refused++;
+      this.log.warn?.(`NCMD ignored: ${errorMessage(e)}`);
+    }
+  }
+
   /** The command's answer on <prefix>/<device>/cmd/result, with its id. */
   private answer(id: string, name: string, ok: boolean, error?: string, result?: unknown): void {
-    const body = { id, name, ok, ts: this.clock.now(), ...(error !== undefined ? { error } : {}), ...(result !== undefined ? { result } : {}) };
-    if (this.isConnected) this.client?.publish(`${this.o.topicPrefix}/${this.o.device}/cmd/result`, JSON.stringify(body), { qos: 1 });
+    const m = this.encode({ id, name, ok, ts: this.clock.now(), ...(error !== undefined ? { error } : {}), ...(result !== undefined ? { result } : {}) });
+    if (this.isConnected) this.client?.publish(`${this.o.topicPrefix}/${this.o.device}/cmd/result`, m.payload, { qos: 1, ...(m.properties ? { properties: m.properties } : {}) });
   }
 
   /**
@@ -604,10 +707,11 @@ export class MqttPublisher implements Publisher {
     const client = this.client;
     if (client) {
       if (this.isConnected) {
-        // A graceful stop publishes "offline" itself: the broker only sends the will on an abnormal end.
+        // A graceful stop publishes "offline" (Sparkplug: NDEATH) itself: the broker only sends the will on an abnormal end.
+        const last = this.sp ? { topic: this.sp.topics.ndeath, payload: Buffer.from(this.sp.death(this.clock.now()).bytes), retain: false } : { topic: this.topics.status, ...this.statusMessage('offline'), retain: true };
         await new Promise<void>((resolve) => {
           const t = this.clock.setTimeout(resolve, 1_000);
-          client.publish(this.topics.status, this.statusPayload('offline'), { qos: 1, retain: true }, () => {
+          client.publish(last.topic, last.payload, { qos: 1, retain: last.retain, ...('properties' in last && last.properties ? { properties: last.properties } : {}) }, () => {
             t.cancel();
             resolve();
           });
@@ -658,6 +762,8 @@ export interface SubscribeOptions {
   ca?: Buffer;
   /** Delay between reconnect attempts (default 1 000 ms). */
   reconnectMs?: number;
+  /** 4 (3.1.1, default: every broker speaks it) or 5 (content types and reason codes arrive). */
+  protocolVersion?: 4 | 5;
 }
 
 /**
@@ -677,6 +783,8 @@ export function subscribe(
   const client = mqtt.connect(url, {
     clientId,
     clean: !so.persistent,
+    protocolVersion: so.protocolVersion ?? 4,
+    ...(so.persistent && so.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 86_400 } } : {}),
     reconnectPeriod: reconnectMs,
     connectTimeout: 5_000,
     ...(so.username ? { username: so.username } : {}),

@@ -8,6 +8,8 @@ import { testBrokers, uniqueDevice, type TestBroker } from '../../sim/testing/br
 import { collect } from '../../sim/testing/collector.js';
 import { startEmbeddedBroker } from '../../sim/broker.js';
 import { CommandGate, signCommand } from './commands.js';
+import { decodeBody } from './encoding.js';
+import { decodeSparkplug } from './sparkplug.js';
 import { MemoryPublisher } from './memory.js';
 import { MqttPublisher, redactUrl, subscribe, type MqttPublisherOptions } from './mqtt.js';
 import { publisherContract, sampleVerdict } from './publisher.contract.js';
@@ -226,5 +228,85 @@ describe('MqttPublisher without a broker', () => {
     p.publishVerdict(sampleVerdict(device, 3)); // only actions queued: the new verdict is the oldest verdict, and goes
     expect(p.counters).toMatchObject({ queued: 3, dropped_queue_full: 3, dropped_actions: 0 });
     await p.close();
+  });
+});
+
+describe.each(testBrokers())('MqttPublisher encodings on the $name', (factory) => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await factory.start();
+  });
+  afterAll(async () => {
+    await broker.close();
+  });
+
+  it('publishes CBOR that decodes to the same verdict, with the MQTT 5 content type where the broker speaks 5', async () => {
+    const device = uniqueDevice('cbor');
+    const got: { payload: Buffer; contentType?: string }[] = [];
+    const v5 = broker.name !== 'embedded aedes';
+    const sub = subscribe(broker.url, [`tinyqa/v1/${device}/verdict/+`], (m) => got.push(m), silentLogger, { protocolVersion: v5 ? 5 : 4 });
+    await sub.ready;
+    const p = new MqttPublisher(options(broker.url, device, { encoding: 'cbor' }), systemClock, silentLogger);
+    await p.start();
+    const sent = sampleVerdict(device, 7);
+    p.publishVerdict(sent);
+    expect(await p.flush(10_000)).toBe(true);
+    await until(() => got.length >= 1);
+    expect(got[0]!.payload[0]).not.toBe(0x7b); // not "{"
+    expect(decodeBody(got[0]!.payload)).toEqual({ ...sent, seq: 0 });
+    if (v5) expect(got[0]!.contentType).toBe('application/cbor');
+    expect(got[0]!.payload.length).toBeLessThan(Buffer.byteLength(JSON.stringify(sent)));
+    await p.close();
+    await sub.close();
+  });
+
+  it('speaks Sparkplug B: NBIRTH/DBIRTH with bdSeq, DDATA with quality and the durable seq, and an NDEATH will with the same bdSeq', async () => {
+    const device = uniqueDevice('spb');
+    const group = `g${process.pid}${Math.random().toString(36).slice(2, 6)}`;
+    const msgs: { topic: string; p: ReturnType<typeof decodeSparkplug> }[] = [];
+    const sub = subscribe(broker.url, [`spBv1.0/${group}/#`], (m) => msgs.push({ topic: m.topic, p: decodeSparkplug(m.payload) }), silentLogger);
+    await sub.ready;
+    const dir = outboxDir();
+    const p = new MqttPublisher(options(broker.url, device, { outbox: { dir, fsync: 'never' }, sparkplug: { group, bdSeqPath: join(dir, 'bdseq.json') } }), systemClock, silentLogger);
+    await p.start();
+    await until(() => p.connected);
+    const ok = sampleVerdict(device, 1);
+    const bad = { ...sampleVerdict(device, 2), failed: ['completeness'], parents: { intrinsic: 'fail' as const } };
+    bad.children = { completeness: { ...bad.children.completeness!, pass: false, score: 0.5 } };
+    p.publishVerdict(ok);
+    p.publishVerdict(bad);
+    expect(await p.flush(10_000)).toBe(true);
+    const verb = (t: string) => t.split('/')[2];
+    await until(() => msgs.filter((m) => verb(m.topic) === 'DDATA').length >= 2);
+    const nbirth = msgs.find((m) => verb(m.topic) === 'NBIRTH')!;
+    expect(nbirth.topic).toBe(`spBv1.0/${group}/NBIRTH/${device}`);
+    expect(Number(nbirth.p.seq)).toBe(0);
+    const bd = Number(nbirth.p.metrics!.find((m) => m.name === 'bdSeq')!.long_value);
+    expect(msgs.some((m) => verb(m.topic) === 'DBIRTH')).toBe(true);
+    const data = msgs.filter((m) => verb(m.topic) === 'DDATA');
+    const metric = (i: number, name: string) => data[i]!.p.metrics!.find((m) => m.name === name)!;
+    expect(Number(metric(0, 'tinyqa/seq').long_value)).toBe(0);
+    expect(Number(metric(1, 'tinyqa/seq').long_value)).toBe(1);
+    const quality = (m: { properties?: { keys?: string[]; values?: { int_value?: number }[] } }) => m.properties!.values![m.properties!.keys!.indexOf('Quality')]!.int_value;
+    expect(quality(metric(0, 's/completeness/score'))).toBe(192);
+    expect(quality(metric(1, 's/completeness/score'))).toBe(0);
+    // Sparkplug seq counts every message after an NBIRTH (seq 0); a new stream means new metrics, so
+    // the births are sent again before its first DDATA (NBIRTH, DBIRTH, DDATA…).
+    const seqs = msgs.filter((m) => verb(m.topic) !== 'NDEATH').map((m) => Number(m.p.seq));
+    expect(seqs).toEqual([0, 1, 0, 1, 2, 3]);
+    expect(msgs.map((m) => verb(m.topic))).toEqual(['NBIRTH', 'DBIRTH', 'NBIRTH', 'DBIRTH', 'DDATA', 'DDATA']);
+
+    // The connection dies without a DISCONNECT: the broker publishes the will, an NDEATH with the
+    // session's bdSeq; the publisher reconnects with bdSeq + 1 in its NBIRTH.
+    (p as unknown as { client: { stream: { destroy(): void } } }).client.stream.destroy();
+    await until(() => msgs.some((m) => verb(m.topic) === 'NDEATH'), 15_000);
+    const death = msgs.find((m) => verb(m.topic) === 'NDEATH')!;
+    expect(Number(death.p.metrics!.find((m) => m.name === 'bdSeq')!.long_value)).toBe(bd);
+    // (Two NBIRTHs so far came in the first session: at connect, and for the new stream.)
+    await until(() => msgs.filter((m) => verb(m.topic) === 'NBIRTH').length >= 3, 15_000);
+    const rebirth = msgs.filter((m) => verb(m.topic) === 'NBIRTH')[2]!;
+    expect(Number(rebirth.p.metrics!.find((m) => m.name === 'bdSeq')!.long_value)).toBe((bd + 1) & 0xff);
+    await p.close();
+    await sub.close();
   });
 });
