@@ -268,7 +268,8 @@ export class MqttPublisher implements Publisher {
       const d = this.sp.death();
       return { topic: d.topic, payload: Buffer.from(d.bytes), qos: 1, retain: false };
     }
-    const st = this.statusMessage('offline');
+    // No last_seq in the will: it is built at connect time, and a stale value would mislead.
+    const st = this.statusMessage('offline', false);
     return { topic: this.topics.status, payload: st.payload, qos: 1, retain: true, ...(st.properties ? { properties: st.properties } : {}) };
   }
 
@@ -278,8 +279,8 @@ export class MqttPublisher implements Publisher {
     return this.protocolVersion === 5 ? { payload: e.bytes, properties: { contentType: e.contentType } } : { payload: e.bytes };
   }
 
-  private statusMessage(state: 'online' | 'offline'): { payload: Buffer; properties?: { contentType: string } } {
-    return this.encode({ state, device: this.o.device, ts: this.clock.now(), version: this.o.version, last_seq: this.lastSeq });
+  private statusMessage(state: 'online' | 'offline', withLastSeq = true): { payload: Buffer; properties?: { contentType: string } } {
+    return this.encode({ state, device: this.o.device, ts: this.clock.now(), version: this.o.version, ...(withLastSeq ? { last_seq: this.lastSeq } : {}) });
   }
 
   /** NBIRTH then DBIRTH (Sparkplug): after every connect, for a new stream, and on a host's rebirth request. */
@@ -649,7 +650,7 @@ export class MqttPublisher implements Publisher {
    * again; the ranges no longer on disk (older than the retention window, or dropped by a full
    * outbox) are named at once, so the subscriber gives them up instead of waiting.
    */
-  private replay(args: Record<string, unknown>): { ok: true; result: { replayed: number; gone: [number, number][]; last_seq: number } } | { ok: false; error: string } {
+  private replay(args: Record<string, unknown>): { ok: true; result: { replayed: number; gone: [number, number][]; last_seq: number; next?: number } } | { ok: false; error: string } {
     const box = this.box!;
     const { from, to } = args;
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || (from as number) < 0 || (to as number) < (from as number)) {
@@ -674,7 +675,8 @@ export class MqttPublisher implements Publisher {
     if (replayed > 0) this.replays.push({ next: lo, to: hi });
     this.log.info?.(`replay ${lo}–${to as number} requested: ${replayed} record${replayed === 1 ? '' : 's'} to publish again${gone.length ? `, ${gone.length} range${gone.length === 1 ? '' : 's'} gone` : ''}`);
     this.pump();
-    return { ok: true, result: { replayed, gone, last_seq: last } };
+    // A range cut at REPLAY_MAX_SPAN says where to ask again.
+    return { ok: true, result: { replayed, gone, last_seq: last, ...(hi < Math.min(to as number, last) ? { next: hi + 1 } : {}) } };
   }
 
   private notify(): void {
@@ -717,9 +719,15 @@ export class MqttPublisher implements Publisher {
           });
         });
       }
+      // A DISCONNECT when connected (the broker then drops the will: this end is not abnormal), a
+      // forced end otherwise; bounded either way.
+      const graceful = this.isConnected;
       await new Promise<void>((resolve) => {
-        const t = this.clock.setTimeout(resolve, 2_000);
-        client.end(true, {}, () => {
+        const t = this.clock.setTimeout(() => {
+          client.end(true);
+          resolve();
+        }, 2_000);
+        client.end(!graceful, {}, () => {
           t.cancel();
           resolve();
         });

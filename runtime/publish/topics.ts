@@ -17,9 +17,14 @@ export function deviceTopics(prefix: string, device: string): DeviceTopics {
   };
 }
 
-/** Subscription filters for a watcher: every device, or one. */
+/**
+ * Subscription filters for a watcher: every device, or one. Health and status carry `last_seq` (a
+ * tail to ask for); cmd/result answers replay requests. Not cmd/+: other clients' commands are none
+ * of a watcher's business.
+ */
 export function watchFilters(prefix: string, device = '+'): string[] {
-  return [`${prefix}/${device}/status`, `${prefix}/${device}/verdict/+`, `${prefix}/${device}/action`];
+  const base = `${prefix}/${device}`;
+  return [`${base}/status`, `${base}/verdict/+`, `${base}/action`, `${base}/health`, `${base}/cmd/result`];
 }
 
 /** Splits a topic under `prefix` into device and kind; undefined when it is not ours. */
