@@ -34,7 +34,7 @@
  *                loss; for tests and tmpfs.
  * Acks and drops are persisted lazily: after a crash, records acked in the last `stateIntervalMs`
  * are sent again (at-least-once; subscribers dedup), and records dropped in it may come back and be
- * sent or dropped again. Acks above a gap (out of order) are kept in memory only.
+ * sent or dropped again. Acks above a gap (out of order) are listed in the state file (acked_above).
  *
  * Counters: within one open, `produced = delivered + dropped + queued` holds exactly after every call,
  * where produced counts appends plus the unacked records recovered at open, and dropped is the sum of
@@ -77,6 +77,8 @@ interface Segment {
 
 interface PersistedState {
   acked_through: number;
+  /** Acked seqs above acked_through (out-of-order PUBACKs): at most the in-flight window. */
+  acked_above?: number[];
   dropped_verdicts_through: number;
   dropped_actions_through: number;
   lease_end: number;
@@ -137,6 +139,14 @@ export class Outbox {
   private leaseEnd = 0;
   private retainedRecords = 0;
   private retainedBytes = 0;
+  /**
+   * Records acked since the state file last recorded it. After a crash they come back as unacked; an append that would leave no room for them
+   * under the bounds writes the state first, so that recovery never has to drop a record that was
+   * accepted and not finished to make room for one that was in fact delivered.
+   */
+  private ackedAbovePersisted = 0;
+  private ackedAbovePersistedBytes = 0;
+  private maxAckedSeq = -1;
   private scratch = new Uint8Array(4096);
   private readBuf = new Uint8Array(4096);
   private unsynced = 0;
@@ -188,6 +198,16 @@ export class Outbox {
     const seq = this.index.end;
     const len = encodeRecord(this.scratch, seq, kind, topic, payload);
     if (len < 0 || len > limit) return this.refuseTooLarge(len < 0 ? Infinity : len, limit);
+    if (
+      this.ackedAbovePersisted > 0 &&
+      (this.counters.queued + this.ackedAbovePersisted + 1 > this.o.maxRecords || this.counters.queued_bytes + this.ackedAbovePersistedBytes + len > this.o.maxBytes)
+    ) {
+      try {
+        this.writeState(false);
+      } catch (e) {
+        this.noteStateError(e);
+      }
+    }
 
     if (this.leased && seq >= this.leaseEnd) {
       const old = this.leaseEnd;
@@ -286,15 +306,15 @@ export class Outbox {
 
   // ---- bounds and drops -------------------------------------------------------------------------
 
-  private enforceBounds(): void {
+  /** Drops until the bounds hold, looking only at seqs below `end` (recovery replays the appends in order). */
+  private enforceBounds(end = this.index.end): void {
     const c = this.counters;
-    while ((c.queued > this.o.maxRecords || c.queued_bytes > this.o.maxBytes) && this.dropOldest());
+    while ((c.queued > this.o.maxRecords || c.queued_bytes > this.o.maxBytes) && this.dropOldest(end));
   }
 
   /** Oldest unacked non-action first; an action only when nothing else is left. */
-  private dropOldest(): boolean {
+  private dropOldest(end: number): boolean {
     const idx = this.index;
-    const end = idx.end;
     let s = Math.max(this.dropCursorVerdicts, this.watermark + 1);
     while (s < end && (isDone(idx.state(s)) || idx.isAction(s))) s++;
     this.dropCursorVerdicts = s;
@@ -394,6 +414,9 @@ export class Outbox {
     c.queued--;
     c.queued_bytes -= idx.length(seq);
     c.delivered++;
+    this.ackedAbovePersisted++;
+    this.ackedAbovePersistedBytes += idx.length(seq);
+    if (seq > this.maxAckedSeq) this.maxAckedSeq = seq;
     this.advanceWatermark();
     return true;
   }
@@ -427,6 +450,13 @@ export class Outbox {
       if (r) out.push(r);
     }
     return out;
+  }
+
+  /** Where record `seq` stands (for diagnostics and tests); 'gone' below what is still on disk. */
+  stateOf(seq: number): 'queued' | 'inflight' | 'acked' | 'dropped' | 'absent' | 'gone' {
+    if (!this.index.has(seq)) return seq < this.index.base ? 'gone' : 'absent';
+    const st = this.index.state(seq);
+    return st === State.queued ? 'queued' : st === State.inflight ? 'inflight' : st === State.acked ? 'acked' : st === State.dropped ? 'dropped' : 'absent';
   }
 
   /** Whether the record `seq` is still on disk (unacked, or acked within the retention window). */
@@ -545,8 +575,12 @@ export class Outbox {
   }
 
   private writeState(clean: boolean): void {
+    const above: number[] = [];
+    const idx = this.index;
+    for (let q = Math.max(this.watermark + 1, idx.base); q <= this.maxAckedSeq && q < idx.end; q++) if (idx.state(q) === State.acked) above.push(q);
     const s: PersistedState = {
       acked_through: this.watermark,
+      ...(above.length > 0 ? { acked_above: above } : {}),
       dropped_verdicts_through: this.droppedVerdictsThrough,
       dropped_actions_through: this.droppedActionsThrough,
       lease_end: this.leaseEnd,
@@ -558,6 +592,8 @@ export class Outbox {
     this.fs.writeFileAtomic(join(this.o.dir, STATE_FILE), encoder.encode(`${crc32c(bytes)} ${body}\n`), this.o.fsync !== 'never');
     this.stateDirty = false;
     this.persistedWatermark = s.acked_through;
+    this.ackedAbovePersisted = 0;
+    this.ackedAbovePersistedBytes = 0;
   }
 
   private readState(): PersistedState | undefined {
@@ -726,11 +762,20 @@ export class Outbox {
 
     this.droppedVerdictsThrough = st?.dropped_verdicts_through ?? -1;
     this.droppedActionsThrough = st?.dropped_actions_through ?? -1;
+    this.persistedWatermark = st?.acked_through ?? -1;
+    this.sendCursor = this.dropCursorVerdicts = this.dropCursorActions = this.watermark + 1;
     const idx = this.index;
+    const acked = this.watermark;
+    const ackedAbove = new Set((st?.acked_above ?? []).filter((q) => Number.isSafeInteger(q) && q > acked));
+    // Drops the state file had not recorded yet are made again, in the order the appends made them:
+    // the bounds are enforced after each record, as append did.
     for (let s = idx.base; s < next; s++) {
       if (idx.state(s) === State.absent) continue;
       const len = idx.length(s);
-      if (s <= this.watermark) {
+      if (ackedAbove.has(s)) {
+        idx.setState(s, State.acked);
+        if (s > this.maxAckedSeq) this.maxAckedSeq = s;
+      } else if (s <= acked) {
         idx.setState(s, State.acked);
         this.retainedRecords++;
         this.retainedBytes += len;
@@ -740,14 +785,12 @@ export class Outbox {
         c.produced++;
         c.queued++;
         c.queued_bytes += len;
+        this.enforceBounds(s + 1);
       }
     }
     c.bytes_on_disk = this.segments.reduce((n, s) => n + s.bytes, 0);
     c.segments = this.segments.length;
-    this.persistedWatermark = st?.acked_through ?? -1;
-    this.sendCursor = this.dropCursorVerdicts = this.dropCursorActions = this.watermark + 1;
     this.advanceWatermark();
-    this.enforceBounds();
     this.leaseEnd = next;
     if (this.leased) this.leaseEnd = next + this.o.seqLease;
     try {
