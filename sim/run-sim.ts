@@ -32,6 +32,13 @@ export interface SimOptions {
   seed: number;
   /** How long to wait at the end for the broker to acknowledge everything (s; default 15). */
   flushS?: number;
+  /**
+   * After the flush, stay connected up to this long (s; default 0) serving subscribers' replay
+   * requests, as a gateway that keeps running would; `stop()` ends it early.
+   */
+  lingerS?: number;
+  /** Called once the replay has been judged and flushed, before lingering. */
+  onFlushed?: (info: { verdicts: number; lastSeq: number; flushed: boolean }) => void;
   /** External broker URL; undefined starts the embedded one. */
   broker?: string;
   /** Extra config (window, qa, log…) merged over the defaults. */
@@ -71,20 +78,27 @@ export interface SimHandle {
 export function startSim(o: SimOptions): SimHandle {
   let emulator: FirmwareEmulator | undefined;
   let stopRequested = false;
-  const done = runSim(o, (e) => {
-    emulator = e;
-    if (stopRequested) e.stop();
-  });
+  let onStop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (onStop = resolve));
+  const done = runSim(
+    o,
+    (e) => {
+      emulator = e;
+      if (stopRequested) e.stop();
+    },
+    stopped,
+  );
   return {
     done,
     stop() {
       stopRequested = true;
       emulator?.stop();
+      onStop();
     },
   };
 }
 
-async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Promise<SimResult> {
+async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void, stopped: Promise<void>): Promise<SimResult> {
   const clock = o.clock ?? systemClock;
   const scenario = getScenario(o.scenario);
   const log = o.log;
@@ -170,10 +184,20 @@ async function runSim(o: SimOptions, expose: (e: FirmwareEmulator) => void): Pro
     }
     // Windows waiting for the model are judged and handed to the publisher before it is flushed.
     await runtime.pipeline.idle();
-    const flushed = await runtime.publisher.flush(runtime.publisher.connected ? (o.flushS ?? 15) * 1000 : 0);
+    // A broker reached during the run is waited for even while it is away (restarting, reconnecting:
+    // the publisher keeps retrying); a broker never reached is not — its records stay in the outbox.
+    const reached = runtime.publisher.connected || runtime.publisher.counters.connects > 0;
+    const flushed = await runtime.publisher.flush(reached ? (o.flushS ?? 15) * 1000 : 0);
     if (!flushed) {
       const left = runtime.publisher.counters.queued + runtime.publisher.counters.inflight;
       log.warn?.(`${left} verdicts and actions were not acknowledged by the broker before exit${givenOutbox ? `; they wait in ${givenOutbox} for the next run` : ' (no --outbox: they are lost)'}`);
+    }
+    o.onFlushed?.({ verdicts, lastSeq: runtime.publisher.lastSeq, flushed });
+    if (o.lingerS) {
+      // A subscriber that finds a gap now can only get it replayed while the device runs.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([stopped, new Promise<void>((r) => (timer = setTimeout(r, o.lingerS! * 1000)))]);
+      clearTimeout(timer);
     }
     const counters = runtime.counters();
     await runtime.stop();

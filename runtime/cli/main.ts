@@ -17,7 +17,7 @@ Commands:
   calibrate  robustness testing + dimension selection on clean data → a profile (calibrate --csv F --out P)
   score    offline: anomaly score and verdict per record of a CSV (score --csv FILE)
   model    model packages: keygen, sign, verify, info
-  eval     evaluations with figures and baselines (eval nab, eval faults)
+  eval     evaluations with figures and baselines (eval nab, eval faults, eval delivery)
   bench    benchmarks with figures, targets and peer ratios (bench framing)
   store    read back the windows the policy diverted or quarantined (store read)
 

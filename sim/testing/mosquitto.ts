@@ -59,6 +59,11 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** Seconds between automatic saves of the in-memory db with persistence on (Mosquitto default 1800). */
   autosaveIntervalS?: number;
+  /**
+   * Mosquitto's log_type values (default ['all']). 'all' writes a line per PUBLISH and PUBACK: a
+   * run at thousands of messages a second wants ['error', 'warning', 'notice', 'information'].
+   */
+  logTypes?: string[];
   /** Extra lines appended to the config file as they are. */
   extra?: string[];
   /** Milliseconds to wait for the broker to accept connections (default 10 000). */
@@ -120,7 +125,7 @@ function writeConfig(dir: string, dataDir: string, o: MosquittoOptions, port: nu
     `persistence ${o.persistence ?? false}`,
     `persistence_location ${dataDir}/`,
     `log_dest file ${join(dir, 'mosquitto.log')}`,
-    'log_type all',
+    ...(o.logTypes ?? ['all']).map((t) => `log_type ${t}`),
     'log_timestamp_format %H:%M:%S',
     'connection_messages true',
   ];

@@ -42,6 +42,29 @@ const EVALUATIONS: Record<string, Evaluation> = {
       '  --profile FILE   judge with a calibration profile (default: the default graph)\n',
     run: evalFaultsCommand,
   },
+  delivery: {
+    summary:
+      'the broker-kill scenario (DESIGN §8): `tinyqa sim` publishes the pump at 30× real time\n' +
+      '            to a private Mosquitto (persistence on), `tinyqa watch --persistent` subscribes,\n' +
+      '            the broker is SIGKILLed at random points and restarted on its port; compares the\n' +
+      '            seqs sim printed with those watch printed: missing, duplicates after dedup, order,\n' +
+      '            wire duplicates, replays. Needs the mosquitto binary. Exit 3 when anything was\n' +
+      '            missing, duplicated, out of order, or a kill was not made',
+    options:
+      '  --verdicts N   verdicts to produce at least (default: 100000)\n' +
+      '  --kills K      broker kills, each when watch has accepted a seeded random 3–80 % of the\n' +
+      '                 verdicts, after 0.2–1 s up; 0.1–1 s down (default: 20)\n' +
+      '  --seed N       seed of the kill points and downtimes (default: 1)\n' +
+      '  --window N     samples per window; 3 streams at 100 Hz give 300/N verdicts per scenario\n' +
+      '                 second (default: 8, the smallest)\n' +
+      '  --speed X|max  sim --speed (default: 30, i.e. 1125 verdicts/s with --window 8; faster, a\n' +
+      '                 replay request lost in a kill can outlast watch\'s 10000-message reorder\n' +
+      '                 buffer, and watch gives the gap up)\n' +
+      '  --autosave S   Mosquitto autosave_interval; 0 turns persistence off (default: 1)\n' +
+      '  --hold S       watch --hold: how long a gap may wait for its replay; watch asks again\n' +
+      '                 every S/4 (default: 20)\n',
+    run: evalDeliveryCommand,
+  },
 };
 
 export const EVAL_HELP = `Usage: tinyqa eval <what> [options]
@@ -57,7 +80,7 @@ ${Object.entries(EVALUATIONS)
   .join('')}
 Options of every evaluation:
   --json         print one JSON object
-  --report FILE  also write a self-contained HTML page with the figures and plots
+  --report FILE  also write a self-contained HTML page with the figures and plots (nab, faults)
   -h, --help     show this help
 `;
 
@@ -168,4 +191,64 @@ async function evalFaultsCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${f.fault.padEnd(8)} ${String(f.magnitude).padStart(9)}  ${f.recall.toFixed(3)}  ${f.delay_windows === null ? '    —' : String(f.delay_windows).padStart(5)}  ${target}\n`);
   }
   return 0;
+}
+
+/** Exit code when the delivery scenario lost, duplicated or reordered something (as `tinyqa watch`'s 3). */
+const EXIT_DELIVERY_FAILED = 3;
+
+async function evalDeliveryCommand(argv: string[]): Promise<number> {
+  const a = parse('eval delivery', argv, {
+    verdicts: { type: 'string' },
+    kills: { type: 'string' },
+    seed: { type: 'string' },
+    window: { type: 'string' },
+    speed: { type: 'string' },
+    autosave: { type: 'string' },
+    hold: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (a.help) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  const int = (name: string, min: number, max: number) => {
+    const x = numberOption('eval delivery', name, a[name], min, max);
+    if (x !== undefined && !Number.isInteger(x)) throw new TinyqaError(ErrorCode.UsageInvalid, `eval delivery: --${name} must be an integer; got "${String(a[name])}"`);
+    return x;
+  };
+  const verdicts = int('verdicts', 100, 100_000_000);
+  const kills = int('kills', 0, 10_000);
+  const seed = int('seed', 0, 2 ** 32 - 1);
+  const window = int('window', 8, 65_536);
+  const autosave = int('autosave', 0, 86_400);
+  const hold = numberOption('eval delivery', 'hold', a.hold, 1, 86_400);
+  const speed = a.speed === 'max' ? Infinity : numberOption('eval delivery', 'speed', a.speed, 0.01, 1e6);
+  const { runDelivery, formatDelivery } = await import('../../../sim/eval/delivery.js');
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const r = await runDelivery({
+      ...(verdicts !== undefined ? { verdicts } : {}),
+      ...(kills !== undefined ? { kills } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(window !== undefined ? { window } : {}),
+      ...(speed !== undefined ? { speed } : {}),
+      ...(autosave !== undefined ? { autosaveS: autosave } : {}),
+      ...(hold !== undefined ? { holdS: hold } : {}),
+      // The children run with the same entry as this process: the checkout's sources, or the bundle.
+      ...(process.argv[1] ? { entry: process.argv[1] } : {}),
+      signal: stop.signal,
+      progress: (p) =>
+        process.stderr.write(
+          `eval delivery: ${p.phase === 'replay' ? 'replay' : 'waiting for watch'} ${p.seconds.toFixed(0)} s: ${p.produced}/${p.target} verdicts produced, ${p.received} received, ${p.kills}/${p.plannedKills} broker kills\n`,
+        ),
+    });
+    process.stdout.write(a.json ? JSON.stringify(r) + '\n' : formatDelivery(r));
+    return r.ok ? 0 : EXIT_DELIVERY_FAILED;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

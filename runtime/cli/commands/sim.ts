@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../core/log.js';
-import { ErrorCode, TinyqaError } from '../../core/errors.js';
+import { ErrorCode, TinyqaError, errorMessage } from '../../core/errors.js';
 import { numberOption, parse } from '../args.js';
 import { formatVerdict, styleFor } from '../format.js';
 
@@ -28,8 +29,15 @@ Options:
   --outbox DIR      keep the outbox (verdicts and actions waiting for the broker, and the retention
                     window replays are served from) in DIR, so a later run sends what this one could
                     not (default: a temporary folder, removed at exit)
-  --flush S         at the end, wait up to S seconds for the broker to acknowledge everything
+  --flush S         at the end, wait up to S seconds for the broker to acknowledge everything, also
+                    while it reconnects; a broker never reached in the run is not waited for
                     (default: 15; what is not acknowledged stays in --outbox DIR)
+  --config FILE     a JSON config (the keys of \`tinyqa run --help\`, e.g. {"outbox": {"max_records": 50}})
+                    merged key by key over the simulator's defaults; the options here win over it, and
+                    serial.path and mqtt.url are always the simulator's (default: none)
+  --linger S        after the flush, stay connected up to S more seconds serving subscribers' replay
+                    requests (cmd/replay), as a gateway that keeps running would; Ctrl-C or SIGTERM
+                    ends it; a line on stderr says when it begins (default: 0)
   --json            print each verdict as one JSON object per line (the published payload)
   --report FILE     also write a self-contained HTML page plotting the signals, the failing windows
                     and the scores
@@ -64,6 +72,8 @@ export async function simCommand(argv: string[]): Promise<number> {
     device: { type: 'string' },
     outbox: { type: 'string' },
     flush: { type: 'string' },
+    linger: { type: 'string' },
+    config: { type: 'string' },
     json: { type: 'boolean' },
     log: { type: 'string' },
     report: { type: 'string' },
@@ -83,9 +93,11 @@ export async function simCommand(argv: string[]): Promise<number> {
   const garbage = numberOption('sim', 'garbage', a.garbage, 0, 1) ?? 0;
   const window = numberOption('sim', 'window', a.window, 8, 65_536);
   const json = a.json === true;
-  const level = (a.log as string | undefined) ?? (json ? 'warn' : 'info');
+  const fileConfig = typeof a.config === 'string' ? readConfigObject(a.config) : {};
+  const fileLevel = isPlainObject(fileConfig.log) && typeof fileConfig.log.level === 'string' ? fileConfig.log.level : undefined;
+  const level = (a.log as string | undefined) ?? fileLevel ?? (json ? 'warn' : 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new TinyqaError(ErrorCode.UsageInvalid, `sim: --log must be one of ${LOG_LEVELS.join(', ')}; got "${level}"`);
+    throw new TinyqaError(ErrorCode.UsageInvalid, `sim: --log (or log.level in --config) must be one of ${LOG_LEVELS.join(', ')}; got "${level}"`);
   }
   const log = createLogger(level as LogLevel);
 
@@ -97,17 +109,20 @@ export async function simCommand(argv: string[]): Promise<number> {
 
   const style = styleFor(process.stdout);
   const flushS = numberOption('sim', 'flush', a.flush, 0, 86_400) ?? 15;
-  let config: Record<string, unknown> = {
+  const lingerS = numberOption('sim', 'linger', a.linger, 0, 86_400) ?? 0;
+  let config: Record<string, unknown> = mergeConfig(fileConfig, {
     log: { level },
     ...(window ? { window: { size: window, hop: window } } : {}),
     ...(typeof a.device === 'string' ? { device: a.device } : {}),
     ...(typeof a.outbox === 'string' ? { outbox: { dir: a.outbox } } : {}),
-  };
+  });
   if (typeof a.model === 'string') {
     // The simulator keeps no security-version state: a laptop replay must not pin a gateway's versions.
-    config.model = { package: a.model, public_key: typeof a['model-key'] === 'string' ? a['model-key'] : '', state: '', reload_s: 0, ...(typeof a.engine === 'string' ? { engine: a.engine } : {}) };
     // The model is why the anomaly child runs: on, and critical (its threshold was fitted on clean data).
-    config.qa = { anomaly: { enabled: true, severity: 'critical' } };
+    config = mergeConfig(config, {
+      model: { package: a.model, public_key: typeof a['model-key'] === 'string' ? a['model-key'] : '', state: '', reload_s: 0, ...(typeof a.engine === 'string' ? { engine: a.engine } : {}) },
+      qa: { anomaly: { enabled: true, severity: 'critical' } },
+    });
   } else if (a['model-key'] !== undefined || a.engine !== undefined) {
     throw new TinyqaError(ErrorCode.UsageInvalid, 'sim: --model-key and --engine need --model DIR');
   }
@@ -124,6 +139,13 @@ export async function simCommand(argv: string[]): Promise<number> {
     speed,
     durationS: duration === 0 ? Infinity : duration,
     flushS,
+    lingerS,
+    ...(lingerS > 0
+      ? {
+          onFlushed: ({ verdicts, lastSeq, flushed }: { verdicts: number; lastSeq: number; flushed: boolean }) =>
+            process.stderr.write(`sim: lingering: ${verdicts} verdicts judged, last seq ${lastSeq}, ${flushed ? 'all' : 'NOT all'} acknowledged; serving replay requests for up to ${lingerS} s\n`),
+        }
+      : {}),
     seed,
     garbageProbability: garbage,
     ...(typeof a.broker === 'string' ? { broker: a.broker } : {}),
@@ -154,6 +176,7 @@ export async function simCommand(argv: string[]): Promise<number> {
           `frames ${c.frames}, discarded bytes ${c.discarded_bytes}, bad CRC ${c.bad_crc}; ` +
           `broker acknowledged ${c.mqtt_acked}/${(c.mqtt_accepted ?? 0) + (c.mqtt_actions ?? 0)} messages (${c.mqtt_accepted} verdicts, ${c.mqtt_actions} actions)${r.flushed ? '' : ' (NOT all acknowledged)'}` +
           (c.stored ? `; ${c.stored} windows diverted/quarantined to the store (tinyqa store read)` : '') +
+          outboxSummary(c) +
           '\n',
       );
     return 0;
@@ -161,4 +184,40 @@ export async function simCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** `over` merged into `base` key by key (objects recursively; anything else replaced). */
+function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? mergeConfig(b, v) : v;
+  }
+  return out;
+}
+
+/** The --config file as an object; its keys are validated with the rest of the simulator's config. */
+function readConfigObject(path: string): Record<string, unknown> {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new TinyqaError(ErrorCode.ConfigUnreadable, `sim: cannot read --config ${path}: ${errorMessage(e)}`, { hint: 'a JSON object with the keys of `tinyqa run --help`' });
+  }
+  if (!isPlainObject(obj)) throw new TinyqaError(ErrorCode.ConfigInvalid, `sim: --config ${path} must hold a JSON object`, { hint: 'e.g. {"outbox": {"max_records": 50}}' });
+  return obj;
+}
+
+/**
+ * The outbox's own account of this run (DESIGN §8: `in = delivered + dropped + queued`): produced
+ * counts the records appended since it opened plus those an earlier run left unacknowledged.
+ */
+function outboxSummary(c: Record<string, number>): string {
+  if (c.outbox_produced === undefined) return '';
+  return (
+    `; outbox: produced ${c.outbox_produced} = delivered ${c.outbox_delivered} + dropped ${c.outbox_dropped} + queued ${c.outbox_queued}` +
+    `; ${c.mqtt_resent ?? 0} resent after reconnects, ${c.mqtt_replayed ?? 0} replayed on request, ${c.mqtt_replay_gone ?? 0} asked for but gone`
+  );
 }
