@@ -496,7 +496,8 @@ export class MqttPublisher implements Publisher {
             this.replays.shift();
             continue;
           }
-          for (const r of recs) this.send(r, false);
+          // Records still waiting to be sent (or in flight) go out on their own: not twice.
+          for (const r of recs) if (!this.pending(r.seq)) this.send(r, false);
           job.next = recs[recs.length - 1]!.seq + 1;
           if (job.next > job.to) this.replays.shift();
           continue;
@@ -650,7 +651,7 @@ export class MqttPublisher implements Publisher {
    * again; the ranges no longer on disk (older than the retention window, or dropped by a full
    * outbox) are named at once, so the subscriber gives them up instead of waiting.
    */
-  private replay(args: Record<string, unknown>): { ok: true; result: { replayed: number; gone: [number, number][]; last_seq: number; next?: number } } | { ok: false; error: string } {
+  private replay(args: Record<string, unknown>): { ok: true; result: { replayed: number; gone: [number, number][]; pending: number; last_seq: number; next?: number } } | { ok: false; error: string } {
     const box = this.box!;
     const { from, to } = args;
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || (from as number) < 0 || (to as number) < (from as number)) {
@@ -662,7 +663,12 @@ export class MqttPublisher implements Publisher {
     if (this.replays.length >= REPLAY_MAX_JOBS) return { ok: false, error: `busy: ${this.replays.length} replays queued; ask again later` };
     const gone: [number, number][] = [];
     let replayed = 0;
+    let pending = 0;
     for (let s = lo; s <= hi; s++) {
+      if (this.pending(s)) {
+        pending++;
+        continue;
+      }
       if (box.present(s)) {
         replayed++;
         continue;
@@ -672,11 +678,20 @@ export class MqttPublisher implements Publisher {
       else gone.push([s, s]);
       this.c.replay_gone++;
     }
-    if (replayed > 0) this.replays.push({ next: lo, to: hi });
+    // A repeated request for records already being replayed adds nothing: subscribers ask again
+    // while a replay is under way, and each copy would multiply the traffic.
+    const covered = this.replays.some((j) => j.next <= lo && hi <= j.to);
+    if (replayed > 0 && !covered) this.replays.push({ next: lo, to: hi });
     this.log.info?.(`replay ${lo}–${to as number} requested: ${replayed} record${replayed === 1 ? '' : 's'} to publish again${gone.length ? `, ${gone.length} range${gone.length === 1 ? '' : 's'} gone` : ''}`);
     this.pump();
     // A range cut at REPLAY_MAX_SPAN says where to ask again.
-    return { ok: true, result: { replayed, gone, last_seq: last, ...(hi < Math.min(to as number, last) ? { next: hi + 1 } : {}) } };
+    return { ok: true, result: { replayed, gone, pending, last_seq: last, ...(hi < Math.min(to as number, last) ? { next: hi + 1 } : {}) } };
+  }
+
+  /** Not yet acknowledged: it is sent (again) from the queue anyway. */
+  private pending(seq: number): boolean {
+    const st = this.box!.stateOf(seq);
+    return st === 'queued' || st === 'inflight';
   }
 
   private notify(): void {

@@ -235,3 +235,20 @@ describe('subscriber sequence tracking (dedup, order, replay requests)', () => {
     );
   });
 });
+
+describe('SeqTracker.reask', () => {
+  it('asks for every live gap again at once, not after holdMs/4', () => {
+    const asked: [string, number, number][] = [];
+    const t = new SeqTracker<number>({ holdMs: 40_000, maxBuffered: 100, deliver: () => undefined, request: (d, a, b) => asked.push([d, a, b]) });
+    t.accept('d', 0, 0, 0);
+    t.accept('d', 3, 3, 1);
+    t.accept('d', 7, 7, 2);
+    expect(asked).toEqual([['d', 1, 2], ['d', 4, 6]]);
+    t.tick(100); // within holdMs/4: nothing new
+    expect(asked).toHaveLength(2);
+    t.reask('d', 200);
+    expect(asked.slice(2)).toEqual([['d', 1, 2], ['d', 4, 6]]);
+    t.reask('other', 300);
+    expect(asked).toHaveLength(4);
+  });
+});

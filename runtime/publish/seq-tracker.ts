@@ -208,6 +208,19 @@ export class SeqTracker<T> {
     this.drain(device, s);
   }
 
+  /**
+   * Something changed that may have lost our requests or the answers (the device came back online,
+   * our own connection was re-established): every live gap of `device` (or of every device) is
+   * asked for again now, instead of after holdMs/4.
+   */
+  reask(device: string | undefined, now: number): void {
+    for (const [d, s] of this.devices) {
+      if (device !== undefined && d !== device) continue;
+      for (const g of s.gaps) if (!g.gone && !Number.isNaN(g.requestedAt)) g.requestedAt = -Infinity;
+      this.ask(d, s, now);
+    }
+  }
+
   /** Call periodically: gives up the gaps older than holdMs and re-asks for the others. */
   tick(now: number): void {
     for (const [device, s] of this.devices) {

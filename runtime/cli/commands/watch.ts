@@ -302,6 +302,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
         if (where.kind === 'status') log.info?.(`${where.device} is ${String(body.state)}${m.retain ? ' (retained)' : ''}${isSeq(body.last_seq) ? `, last seq ${body.last_seq}` : ''}`);
         else if (!json) out(`${where.device} health: last seq ${String(body.last_seq)}, cpu ${String(body.cpu_share)}, rss ${String(body.rss_mb)} MB`);
         if (isSeq(body.last_seq)) tracker.announce(where.device, body.last_seq, now);
+        // A device back online may have missed our requests (or we its answers): ask again now.
+        if (where.kind === 'status' && body.state === 'online' && !m.retain) tracker.reask(where.device, now);
         return;
       }
       case 'cmd':
@@ -333,8 +335,14 @@ export async function watchCommand(argv: string[]): Promise<number> {
 
   // subscribe() says "subscribed" on connect; this line means the broker has confirmed it (SUBACK).
   void sub.ready.then(() => log.info?.(`listening: ${device ?? 'every device'} under ${prefix}/, ${replay ? `replay on, gaps held up to ${holdMs / 1000} s` : 'no replay'}`));
+  let connectsSeen = 0;
   const ticker = setInterval(() => {
     why = `not replayed within --hold ${holdMs / 1000} s`;
+    // Our own reconnect (a broker restart) may have swallowed requests and replays: ask again.
+    if (sub.counters.connects > connectsSeen) {
+      if (connectsSeen > 0) tracker.reask(undefined, clock.monotonic());
+      connectsSeen = sub.counters.connects;
+    }
     tracker.tick(clock.monotonic());
   }, TICK_MS);
   const timer = duration !== undefined ? setTimeout(() => stop('duration'), duration * 1000) : undefined;
