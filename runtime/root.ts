@@ -14,7 +14,7 @@ import { DeviceLink } from './link/link.js';
 import { Policy, type Action } from './policy/policy.js';
 import { WindowStore } from './store/store.js';
 import { CommandCode } from './framing/messages.js';
-import { Pipeline } from './pipeline/pipeline.js';
+import { Pipeline, type PipelineOptions } from './pipeline/pipeline.js';
 import { ModelService } from './inference/model-service.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +28,10 @@ import type { Verdict } from './qa/types.js';
 import { SerialTransport } from './transport/serial.js';
 import type { Transport } from './transport/transport.js';
 import { VERSION } from './version.js';
+import { type AdaptEvent, createAdapter } from './adapt/adapter.js';
+import type { AdaptPersistence } from './adapt/persist.js';
+import { BudgetControl, type BudgetTick } from './budget.js';
+import type { StreamProfile } from './qa/profile.js';
 
 export interface RuntimeParts {
   clock?: Clock;
@@ -40,6 +44,8 @@ export interface RuntimeParts {
   onVerdict?: (v: Verdict) => void;
   /** Called with every action of the policy after it was handed to the publisher. */
   onAction?: (a: Action) => void;
+  /** Called with every tick of the budget governor (evaluations record them). */
+  onBudgetTick?: (t: BudgetTick) => void;
 }
 
 export interface Runtime {
@@ -53,6 +59,10 @@ export interface Runtime {
   readonly store: WindowStore | undefined;
   /** The QA model, when the config names a package (model.package). */
   readonly model: ModelService | undefined;
+  /** The adaptation layer, when adapt.enabled. */
+  readonly adapter: import('./adapt/adapter.js').Adapter | undefined;
+  /** The budget governor, when governor.enabled. */
+  readonly budget: BudgetControl | undefined;
   /** Connects the publisher (in the background) and opens the transport; rejects if the first open fails. */
   start(): Promise<void>;
   /** Closes the transport, then flushes and closes the publisher. */
@@ -131,6 +141,47 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
         log.child('model'),
       )
     : undefined;
+  // Adaptation (DESIGN §7): seeded with the reference envelope of the config, else of the model.
+  const staticProfile = referenceProfile(config).profile;
+  const seedEnvelope = (stream: string): StreamProfile | undefined => (staticProfile ?? model?.referenceProfile)?.streams[stream];
+  const alog = log.child('adapt');
+  const adaptAction = (e: AdaptEvent): Action => ({
+    v: 1,
+    device: config.device,
+    stream: e.stream,
+    kind: e.kind === 'retrain_requested' ? 'retrain' : 'adapt',
+    event: e.kind,
+    generation: e.generation,
+    reason: e.reason,
+    verdict_seq: e.verdict_seq,
+    t0: e.t0,
+    t1: e.t1,
+  });
+  const adapter = config.adapt.enabled
+    ? createAdapter(config, seedEnvelope, (e) => {
+        // Published after the verdict that caused it (the pipeline hands the verdict on right after learning);
+        // a detected change only speeds up learning: logged and counted, not published.
+        if (e.kind !== 'change_detected') queueMicrotask(() => act(adaptAction(e)));
+        if (e.kind === 'change_detected') alog.debug?.(`${e.stream}: ${e.reason}`);
+        else alog.info?.(`${e.stream}: ${e.reason}`);
+      })
+    : undefined;
+  // Loaded in start(), only when adaptation keeps checkpoints.
+  let persistence: AdaptPersistence | undefined;
+  let publishHealthNow: () => void = () => {};
+  const budget = config.governor.enabled
+    ? new BudgetControl(
+        config.governor,
+        clock,
+        log.child('budget'),
+        (mode, reason) => {
+          const now = clock.now();
+          act({ v: 1, device: config.device, stream: '*', kind: 'budget', event: mode, reason: `budget mode ${mode}: ${reason}`, verdict_seq: pipeline.counters.verdicts, t0: now, t1: now });
+          publishHealthNow();
+        },
+        parts.onBudgetTick,
+      )
+    : undefined;
   if (model && !config.qa.anomaly.enabled) log.warn?.('model.package is set but qa.anomaly.enabled is false: the model scores windows nobody reads; enable the anomaly child');
   const pipeline = new Pipeline(
     {
@@ -144,6 +195,8 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
       ...referenceProfile(config),
       anomalyScorer: () => createAnomalyDetector(),
       ...(model ? { model, modelProfile: () => model.referenceProfile } : {}),
+      ...(adapter ? { adapt: adapter } : {}),
+      ...(budget ? { budget } : {}),
     },
     (v, window) => {
       publisher.publishVerdict(v);
@@ -153,6 +206,9 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
       const kind = policy.dispositionOf(v.stream);
       if (store && window && (kind === 'divert' || kind === 'quarantine')) {
         store.append({ kind, device: v.device, stream: v.stream, verdict_seq: v.seq, t0: v.t0, t1: v.t1, reason: v.failed.join(', '), values: Array.from(window.values, (x) => (Number.isFinite(x) ? x : null)) });
+      } else if (store && window && adapter?.diverting(v.stream)) {
+        // After a retrain request: the stream's windows go to local storage for off-device retraining (paper §3.2).
+        store.append({ kind: 'retrain', device: v.device, stream: v.stream, verdict_seq: v.seq, t0: v.t0, t1: v.t1, reason: v.failed.join(', ') || 'passed', values: Array.from(window.values, (x) => (Number.isFinite(x) ? x : null)) });
       }
       if (plog.debug) plog.debug(`verdict ${v.seq} ${v.stream}: ${kind}`);
     },
@@ -170,9 +226,13 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
     for (const [k, v] of Object.entries(publisher.details())) out[k] = v;
     if (store) for (const [k, v] of Object.entries(store.counters)) out[k] = v;
     if (model) for (const [k, v] of Object.entries(model.counters)) out[k] = v;
+    if (adapter) for (const [k, v] of Object.entries(adapter.counters)) out[k] = v;
+    if (persistence) for (const [k, v] of Object.entries(persistence.counters)) out[k] = v;
+    if (budget) for (const [k, v] of Object.entries(budget.counters)) out[k] = v;
     return out;
   };
-  const publishHealth = () => publisher.publishHealth(health.report(counters()));
+  const publishHealth = () => publisher.publishHealth(health.report(counters(), budget ? { budget_mode: budget.mode } : {}));
+  publishHealthNow = publishHealth;
   runCommand = commandRunner({
     config: () => config,
     setConfig: (c) => (config = c),
@@ -195,9 +255,16 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
     policy,
     store,
     model,
+    adapter,
+    budget,
     async start() {
       // The model first: a refused package stops the start with its reason (there is no last good one yet).
       if (model) await model.start();
+      if (adapter && config.adapt.checkpoint_dir !== '') {
+        const { AdaptPersistence } = await import('./adapt/persist.js');
+        persistence = new AdaptPersistence(adapter, { dir: config.adapt.checkpoint_dir, intervalS: config.adapt.checkpoint_s }, alog);
+        persistence.load();
+      }
       try {
         await publisher.start();
       } catch (e) {
@@ -218,13 +285,17 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
         healthTimer = setInterval(publishHealth, config.health.interval_s * 1000);
         healthTimer.unref();
       }
+      budget?.start();
+      persistence?.start();
     },
     async stop() {
       if (healthTimer) clearInterval(healthTimer);
+      budget?.stop();
       health.close();
       await link.stop();
       // Windows still waiting for the model are judged (and published) before the publisher closes.
       await pipeline.idle();
+      persistence?.stop();
       await model?.close();
       await publisher.close();
     },
@@ -285,9 +356,16 @@ export function commandGate(config: Readonly<TinyqaConfig>): CommandGate {
  * handed in directly and device times are already wall times. Built here so that offline and live
  * judging can never differ in how the graph is put together.
  */
-export function createOfflinePipeline(config: Readonly<TinyqaConfig>, onVerdict: (v: Verdict) => void, log: Logger = createLogger('silent'), profileHash: string | null = null): Pipeline {
+export function createOfflinePipeline(
+  config: Readonly<TinyqaConfig>,
+  onVerdict: (v: Verdict, window?: { readonly values: Float64Array }) => void,
+  log: Logger = createLogger('silent'),
+  profileHash: string | null = null,
+  /** Parts an evaluation plugs in: a model, an adaptation layer, a budget, a profile given as data. */
+  extra: Pick<PipelineOptions, 'model' | 'adapt' | 'budget' | 'profile' | 'modelProfile'> = {},
+): Pipeline {
   return new Pipeline(
-    { device: config.device, window: config.window, qa: config.qa, profileHash, toWallMs: (ms) => ms, ...referenceProfile(config), anomalyScorer: () => createAnomalyDetector() },
+    { device: config.device, window: config.window, qa: config.qa, profileHash, toWallMs: (ms) => ms, ...referenceProfile(config), anomalyScorer: () => createAnomalyDetector(), ...extra },
     onVerdict,
     log,
   );

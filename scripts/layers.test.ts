@@ -39,11 +39,12 @@ const LAZY_SIM_LOADERS = ['runtime/cli/commands/sim.ts', 'runtime/cli/commands/e
 /** Layer of a runtime file: 1 pure bottom … 5 command line. */
 function layer(file: string): number {
   if (/^runtime\/(core|framing|stats|anomaly)\/|^runtime\/version\.ts$/.test(file)) return 1;
-  if (/^runtime\/(transport|qa|policy|store|inference)\//.test(file)) return 2;
+  if (/^runtime\/(transport|qa|policy|store|inference|governor)\//.test(file)) return 2;
   if (/^runtime\/(config|link)\//.test(file)) return 2.5;
-  if (/^runtime\/(pipeline|publish)\//.test(file)) return 3;
-  // What inbound commands do: above the parts it drives, below the root that builds them.
-  if (file === 'runtime/remote.ts') return 3.5;
+  if (/^runtime\/(pipeline|publish|adapt)\//.test(file)) return 3;
+  // What inbound commands do, and the governor's decisions for the pipeline: above the parts they
+  // drive, below the root that builds them.
+  if (file === 'runtime/remote.ts' || file === 'runtime/budget.ts') return 3.5;
   if (file === 'runtime/root.ts') return 4;
   if (/^runtime\/cli\//.test(file)) return 5;
   return 6; // sim/ sits beside the root and may use everything below the CLI

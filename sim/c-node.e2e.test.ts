@@ -73,6 +73,8 @@ describe('C firmware → pseudo-terminal → TypeScript runtime', () => {
     expect(r.status).toBe(0);
     const recal = await runtime.link.sendCommand(CommandCode.Recalibrate, 1);
     expect(recal.status).toBe(0);
+    // The node prints after it answered: its stdout may trail the ACK that came over the pty.
+    await until(() => (out.match(/^CMD /gm) ?? []).length >= 2, 3000, 'the C node to print the second command');
     expect(out.match(/^CMD /gm)).toHaveLength(2);
   });
 

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode, TinyqaError, errorMessage } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/log.js';
-import { CHILD_PARENT, childrenOf, isChildName, KNOWN_CHILDREN } from '../qa/catalog.js';
+import { CHILD_PARENT, type ChildName, childrenOf, isChildName, KNOWN_CHILDREN } from '../qa/catalog.js';
+import { DRIFT_DETECTORS } from '../qa/dimensions/drift.js';
 import { parseProfile, type ReferenceProfile } from '../qa/profile.js';
 import type { ParentName, QaConfig } from '../qa/types.js';
 import { deepFreeze, distance, type FieldSpec, type Problem, validateValue } from './spec.js';
@@ -183,6 +184,13 @@ const QA_SPEC: FieldSpec = {
         ph_delta: { kind: 'number', min: 0, max: 100, default: 0.5, unit: 'reference σ', why: 'shifts of the window mean under half a reference σ are tolerated' },
         ph_lambda: { kind: 'number', min: 0.1, max: 10_000, default: 10, unit: 'reference σ', why: 'measured with the defaults (drift tests): 2 alarms in 50 000 stationary windows; a 5 σ shift of the window mean flagged after 2–4 windows, a ramp of 0.2 σ per window after ~10' },
         warmup: { kind: 'int', min: 2, max: 10_000, default: 20, unit: 'windows', why: 'the reference spread of window means from the first 20 clean windows' },
+        detectors: {
+          kind: 'list',
+          maxItems: 4,
+          item: { kind: 'enum', values: DRIFT_DETECTORS, why: 'a change detector (runtime/stats)' },
+          default: ['adwin', 'page_hinkley'],
+          why: 'ADWIN and Page-Hinkley watch the level; add kswin for changes in the distribution of window means, hddm_a for a Hoeffding-bound test with a guaranteed false-alarm rate',
+        },
       },
       {
         enabled: OPT_IN,
@@ -319,6 +327,83 @@ export const CONFIG_SPEC: FieldSpec = {
         max_age_s: { kind: 'int', min: 1, max: 86_400, default: 300, unit: 's', why: 'a command older than 5 minutes (or that far in the future) is refused: it was meant for another moment' },
       },
     },
+    adapt: {
+      kind: 'object',
+      why: 'guarded on-device adaptation (DESIGN §7, runtime/adapt/adapter.ts): the relevance envelope and the anomaly threshold learn from windows that pass intrinsic QA; a candidate is promoted only if it raises no false alarms on known-good windows',
+      fields: {
+        enabled: { kind: 'bool', default: false, why: 'opt-in: a site decides whether its QA may follow benign change; `tinyqa eval adapt` shows what it gains and costs' },
+        checkpoint_dir: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a folder, or empty', default: '.tinyqa/adapt', why: 'the adaptation state survives restarts (atomic, checksummed, two generations); empty: kept in memory only' },
+        checkpoint_s: { kind: 'int', min: 1, max: 86_400, default: 60, unit: 's', why: 'a promotion is saved within a minute (and at stop); a crash loses at most that much learning, never the previous state' },
+        forgetting_windows: { kind: 'int', min: 10, max: 10_000_000, default: 480, unit: 'windows', why: 'the envelope remembers ≈ 480 windows (10 days of hourly windows, 8 minutes of 1 s windows): a regime must persist that long to be learned fully' },
+        envelope_z: { kind: 'number', min: 1, max: 100, default: 4, unit: 'σ', why: 'a learned envelope of ±4 σ of each window feature admits what the stream does and little more' },
+        warmup_windows: { kind: 'int', min: 2, max: 1_000_000, default: 48, unit: 'windows', why: 'without a reference profile, the first envelope comes from 48 clean windows' },
+        shadow_windows: { kind: 'int', min: 1, max: 1_000_000, default: 24, unit: 'windows', why: 'the candidate is compared with the active state every 24 learning windows' },
+        reservoir: { kind: 'int', min: 0, max: 100_000, default: 256, unit: 'windows', why: 'known-good windows the candidate must not fail: 256 puts the false-alarm rate on a 0.4 % grid' },
+        tolerance: { kind: 'number', min: 0, max: 1, default: 0.01, why: 'a candidate may fail at most 1 % more of the known-good windows than the active state' },
+        threshold_quantile: { kind: 'number', min: 0.5, max: 0.99999, default: 0.99, why: 'the anomaly threshold follows the 99th percentile of passing scores' },
+        threshold_margin: { kind: 'number', min: 1, max: 100, default: 1.5, why: 'and sits 1.5× above it, so normal windows do not fail the tightened threshold' },
+        threshold_floor: { kind: 'number', min: 0.01, max: 1, default: 0.5, why: 'the threshold never tightens below half the configured one' },
+        retrain_after_windows: { kind: 'int', min: 0, max: 10_000_000, default: 480, unit: 'windows', why: 'horizon of the "cannot keep up" test (0: never request retraining)' },
+        retrain_fail_rate: { kind: 'number', min: 0, max: 1, default: 0.2, why: 'a fifth of the windows failing for the whole horizon is no passing episode' },
+        divert_windows: { kind: 'int', min: 0, max: 10_000_000, default: 100, unit: 'windows', why: 'windows kept in the local store after a retrain request, for off-device retraining (needs store.dir)' },
+      },
+    },
+    governor: {
+      kind: 'object',
+      why: 'the budget governor (DESIGN §7, runtime/governor): full → reduced → minimal → duty_cycled as CPU, battery or temperature demand',
+      fields: {
+        enabled: { kind: 'bool', default: false, why: 'opt-in: set it on battery or CPU-constrained gateways' },
+        cpu_share: { kind: 'number', min: 0, max: 8, default: 0, unit: 'cores', why: 'the process\'s CPU budget as a share of one core (0.25 = a quarter of a core); 0: no CPU budget, battery and temperature still apply' },
+        tick_s: { kind: 'number', min: 0.1, max: 19, default: 2, unit: 's', why: 'CPU, battery and temperature are read and the mode decided every 2 s' },
+        headroom: { kind: 'number', min: 0, max: 0.9, default: 0.15, why: 'step up only when the richer mode is expected to use ≤ 85 % of the budget' },
+        min_hold_s: { kind: 'number', min: 0, max: 86_400, default: 10, unit: 's', why: 'a mode is held at least 10 s before trying a richer one (hysteresis)' },
+        reduced_model_every: { kind: 'int', min: 1, max: 1000, default: 4, unit: 'windows', why: 'reduced mode sends every 4th window set to the model; the others are judged without the anomaly child' },
+        reduced_off: {
+          kind: 'list',
+          maxItems: 32,
+          item: { kind: 'enum', values: KNOWN_CHILDREN, why: 'a child' },
+          default: ['noise', 'cross_sensor', 'relevance', 'drift'],
+          why: 'children switched off in reduced mode: the statistical extras, so the rules and the model keep judging',
+        },
+        minimal_on: {
+          kind: 'list',
+          maxItems: 32,
+          item: { kind: 'enum', values: KNOWN_CHILDREN, why: 'a child' },
+          default: ['frame_integrity', 'sequence_continuity', 'clock_sanity', 'completeness', 'validity', 'timeliness', 'uniqueness', 'flatline', 'spike'],
+          why: 'the only children left in minimal and duty-cycled modes: rules, no model, no adaptation',
+        },
+        battery: {
+          kind: 'object',
+          why: 'battery thresholds (percent of capacity); charging or mains power lifts them',
+          fields: {
+            reduced_below: { kind: 'number', min: 0, max: 100, default: 40, unit: '%', why: 'below 40 % the model runs on every 4th window' },
+            minimal_below: { kind: 'number', min: 0, max: 100, default: 20, unit: '%', why: 'below 20 % rules only' },
+            duty_below: { kind: 'number', min: 0, max: 100, default: 10, unit: '%', why: 'below 10 % judging is duty-cycled so the device lasts until it is charged' },
+            hysteresis_pct: { kind: 'number', min: 0, max: 50, default: 5, unit: '%', why: 'a mode is left upward only 5 points above its threshold' },
+          },
+        },
+        thermal: {
+          kind: 'object',
+          why: 'SoC temperature thresholds (°C)',
+          fields: {
+            reduced_above: { kind: 'number', min: 0, max: 150, default: 75, unit: '°C', why: 'a Raspberry Pi 4 starts soft throttling at 80 °C: step down before it does' },
+            minimal_above: { kind: 'number', min: 0, max: 150, default: 80, unit: '°C', why: 'at the soft-throttle point, rules only' },
+            duty_above: { kind: 'number', min: 0, max: 150, default: 85, unit: '°C', why: 'near the 85 °C hard limit, duty-cycled' },
+            hysteresis_c: { kind: 'number', min: 0, max: 50, default: 5, unit: '°C', why: 'leave a mode upward only 5 °C below its threshold' },
+          },
+        },
+        duty: {
+          kind: 'object',
+          why: 'the duty-cycled mode: windows are judged during the on-part of every period only',
+          fields: {
+            period_s: { kind: 'number', min: 1, max: 60, default: 60, unit: 's', why: 'a minute: each period still judges some windows, and the CPU share averaged over any minute follows the on-fraction' },
+            min_on: { kind: 'number', min: 0.01, max: 1, default: 0.1, why: 'at least a tenth of each period is judged, whatever the budget' },
+          },
+        },
+        power_supply_dir: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a folder, or empty', default: '/sys/class/power_supply', why: 'Linux power supplies (a battery HAT or UPS shows here); empty: no battery reading' },
+        thermal_path: { kind: 'string', pattern: /^(|\S.*)$/, patternHint: 'a file, or empty', default: '/sys/class/thermal/thermal_zone0/temp', why: 'the SoC temperature in millidegrees; empty: no temperature reading' },
+      },
+    },
     model: {
       kind: 'object',
       why: 'a QA model package (models/<name>/<version>/) that judges the anomaly child, and whose training envelope the relevance child uses',
@@ -383,6 +468,38 @@ export interface TinyqaConfig {
   outbox: { dir: string; fsync: 'always' | 'interval' | 'never'; max_records: number; max_bytes: number; retain_records: number; retain_bytes: number };
   health: { interval_s: number };
   commands: { enabled: boolean; secret_file: string; max_age_s: number };
+  adapt: {
+    enabled: boolean;
+    checkpoint_dir: string;
+    checkpoint_s: number;
+    forgetting_windows: number;
+    envelope_z: number;
+    warmup_windows: number;
+    shadow_windows: number;
+    reservoir: number;
+    tolerance: number;
+    threshold_quantile: number;
+    threshold_margin: number;
+    threshold_floor: number;
+    retrain_after_windows: number;
+    retrain_fail_rate: number;
+    divert_windows: number;
+  };
+  governor: {
+    enabled: boolean;
+    cpu_share: number;
+    tick_s: number;
+    headroom: number;
+    min_hold_s: number;
+    reduced_model_every: number;
+    reduced_off: ChildName[];
+    minimal_on: ChildName[];
+    battery: { reduced_below: number; minimal_below: number; duty_below: number; hysteresis_pct: number };
+    thermal: { reduced_above: number; minimal_above: number; duty_above: number; hysteresis_c: number };
+    duty: { period_s: number; min_on: number };
+    power_supply_dir: string;
+    thermal_path: string;
+  };
   model: { package: string; public_key: string; state: string; engine: 'auto' | 'tflite' | 'onnx'; reload_s: number; max_batch: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
@@ -407,6 +524,7 @@ export function validateConfig(input: unknown, source = 'config'): Readonly<Tiny
   }
   validateMqttSecurity(out.mqtt, problems);
   validateQa(out.qa, problems);
+  validateGovernor(out.governor, problems);
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.key}: ${p.message}`).join('\n');
     throw new TinyqaError(ErrorCode.ConfigInvalid, `${source} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${lines}`, {
@@ -447,6 +565,18 @@ export function describeConfig(spec: FieldSpec = CONFIG_SPEC, prefix = ''): stri
  * The mqtt section's security rules. TLS keys with a plaintext URL are refused rather than ignored:
  * mqtt.js would connect without TLS and send the password in clear, while the config says otherwise.
  */
+/** The governor's ladders must be ordered: each rung's threshold more severe than the one before. */
+function validateGovernor(g: TinyqaConfig['governor'], problems: Problem[]): void {
+  const b = g.battery;
+  if (!(b.reduced_below >= b.minimal_below && b.minimal_below >= b.duty_below)) {
+    problems.push({ key: 'governor.battery', message: `thresholds must satisfy reduced_below ≥ minimal_below ≥ duty_below; got ${b.reduced_below}, ${b.minimal_below}, ${b.duty_below}` });
+  }
+  const t = g.thermal;
+  if (!(t.reduced_above <= t.minimal_above && t.minimal_above <= t.duty_above)) {
+    problems.push({ key: 'governor.thermal', message: `thresholds must satisfy reduced_above ≤ minimal_above ≤ duty_above; got ${t.reduced_above}, ${t.minimal_above}, ${t.duty_above}` });
+  }
+}
+
 function validateMqttSecurity(m: TinyqaConfig['mqtt'], problems: Problem[]): void {
   if (problems.some((p) => p.key === 'mqtt')) return;
   const tlsKeys = (['ca', 'cert', 'key'] as const).filter((k) => m[k] !== '');

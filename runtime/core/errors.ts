@@ -53,6 +53,13 @@ export const ErrorCode = {
   InferFailed: 7007,
   EngineFailed: 7008,
   ModelRefused: 7010,
+  // 8xxx: adaptation and budget governor
+  /** An adaptation checkpoint could not be written or synced (disk full, I/O error): the previous generation is kept. */
+  CheckpointWriteFailed: 8001,
+  /** No checkpoint generation in the directory passes its checksum (all corrupt or truncated). */
+  CheckpointCorrupt: 8002,
+  /** The checkpoint directory cannot be created, listed or read. */
+  CheckpointUnreadable: 8003,
   // 9xxx: internal invariants (a bug in tinyqa)
   Internal: 9001,
 } as const;

@@ -252,4 +252,62 @@ describe('windows judged with a QA model (the asynchronous model stage)', () => 
     expect(r.verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(r.verdicts.map((v) => v.model)).toEqual([...Array(4).fill('m@1'), ...Array(6).fill(null)]);
   });
+
+  describe('under the budget governor (DESIGN §7)', () => {
+    const budget = (o: { judging?: boolean; model?: () => boolean; children?: ReadonlySet<string>; adapting?: boolean }) => ({
+      judging: () => o.judging ?? true,
+      modelTurn: o.model ?? (() => true),
+      children: () => o.children,
+      adapting: () => o.adapting ?? true,
+    });
+
+    it('reduced: sends every k-th window set to the model, judges the others without the anomaly child, and runs only the allowed children', async () => {
+      const m = port(['pressure', 'flow']);
+      let turn = 0;
+      const allowed = new Set(['completeness', 'validity', 'flatline', 'anomaly']);
+      const r = rig({ model: m, qa: qa((q) => (q.anomaly.enabled = true)), budget: budget({ model: () => ++turn % 2 === 0, children: allowed }) });
+      for (let t = 0; t < 4000; t += 100) r.send(t);
+      expect(m.pending).toHaveLength(2);
+      for (const p of m.pending) p.resolve({ ratios: { pressure: 0.1, flow: 0.1 }, name: 'm@1' });
+      await new Promise((res) => setTimeout(res, 0));
+      expect(r.verdicts).toHaveLength(8);
+      const withModel = r.verdicts.filter((v) => v.model === 'm@1');
+      expect(withModel).toHaveLength(4);
+      for (const v of withModel) expect(Object.keys(v.children)).toEqual(['completeness', 'validity', 'flatline', 'anomaly']);
+      for (const v of r.verdicts.filter((x) => x.model === null)) expect(Object.keys(v.children)).toEqual(['completeness', 'validity', 'flatline']);
+    });
+
+    it('duty-cycled: skips windows in the off phase and counts them; no verdict is made for them', () => {
+      let on = true;
+      const r = rig({ budget: { judging: () => on, modelTurn: () => false, children: () => undefined, adapting: () => false } });
+      for (let t = 0; t < 1000; t += 100) r.send(t);
+      on = false;
+      for (let t = 1000; t < 2000; t += 100) r.send(t);
+      on = true;
+      for (let t = 2000; t < 3000; t += 100) r.send(t);
+      expect(r.verdicts.map((v) => v.t0)).toEqual([0, 0, 2000, 2000]);
+    });
+
+    it('hands every judged window to the adaptation layer unless the mode forbids learning, and asks it for each stream\'s hooks', () => {
+      const seen: string[] = [];
+      const asked: string[] = [];
+      let adapting = true;
+      const adapt = {
+        hooks: (stream: string) => {
+          asked.push(stream);
+          return { envelope: () => undefined, anomalyThreshold: () => 0.01 };
+        },
+        observe: (stream: string, values: Float64Array, v: Verdict) => seen.push(`${stream}:${v.seq}:${values.length}`),
+      };
+      const r = rig({ adapt, qa: qa((q) => (q.anomaly.enabled = true)), budget: { judging: () => true, modelTurn: () => true, children: () => undefined, adapting: () => adapting } });
+      for (let t = 0; t < 1000; t += 100) r.send(t);
+      adapting = false;
+      for (let t = 1000; t < 2000; t += 100) r.send(t);
+      expect(asked).toEqual(['pressure', 'flow']);
+      expect(seen).toEqual(['pressure:1:100', 'flow:2:100']);
+      expect(r.verdicts).toHaveLength(4);
+      // The adaptive threshold (0.01) is the anomaly child's threshold.
+      expect(r.verdicts[0]!.children.anomaly!.threshold).toBe(0.01);
+    });
+  });
 });

@@ -9,7 +9,7 @@ import { WindowRing } from '../core/window.js';
 import type { FrameHeader } from '../framing/frame.js';
 import type { ChannelInfo, Hello, Message, Samples } from '../framing/messages.js';
 import type { CrossLink } from '../qa/dimensions/cross-sensor.js';
-import { StreamJudge } from '../qa/graph.js';
+import { type AdaptiveHooks, StreamJudge } from '../qa/graph.js';
 import type { ReferenceProfile } from '../qa/profile.js';
 import type { AnomalyScorer, IntegrityCounters, QaConfig, Verdict, WindowInput } from '../qa/types.js';
 
@@ -39,6 +39,30 @@ export interface PipelineOptions {
   model?: WindowModelPort;
   /** Windows that may wait for the model at once; beyond, windows are judged without it (default 256). */
   modelMaxPending?: number;
+  /** The adaptation layer (runtime/adapt): per-stream hooks for the graph, and every judged window to learn from. */
+  adapt?: AdaptPort;
+  /** The budget governor's current decisions (runtime/governor via the root); absent: full mode always. */
+  budget?: BudgetPort;
+}
+
+/** What the pipeline needs of the adaptation layer (runtime/adapt/adapter.ts provides it). */
+export interface AdaptPort {
+  /** The stream's hooks for the QA graph; asked once per stream when the HELLO builds it. */
+  hooks(stream: string): AdaptiveHooks;
+  /** Every judged window with its verdict (values reused after the call: copy what you keep). */
+  observe(stream: string, values: Float64Array, v: Verdict): void;
+}
+
+/** The budget governor's decisions the pipeline follows (DESIGN §7), read at every window. */
+export interface BudgetPort {
+  /** Whether windows are judged now; false in a duty cycle's off phase (windows are then skipped, counted). */
+  judging(): boolean;
+  /** Whether this window set goes to the model (reduced mode: every k-th); when not, the anomaly child is off for it. */
+  modelTurn(): boolean;
+  /** The children allowed to run, or undefined for all of them. */
+  children(): ReadonlySet<string> | undefined;
+  /** Whether the adaptation layer learns from this window (minimal and duty-cycled: no). */
+  adapting(): boolean;
 }
 
 /** What the pipeline needs of a QA model (runtime/inference/model-service.ts provides it). */
@@ -78,6 +102,14 @@ export interface PipelineCounters {
   model_unscored: number;
   /** Windows not sent to the model because too many already waited for it (backpressure). */
   model_skipped: number;
+  /** Window sets not sent to the model because the budget governor's mode skips it (reduced mode). */
+  model_skipped_budget: number;
+  /** Stream windows not judged in a duty cycle's off phase. */
+  windows_skipped_duty: number;
+  /** Wall time spent judging windows (QA graph, synchronous: ≈ CPU time of the stage), µs. */
+  stage_qa_us: number;
+  /** Wall time spent in the adaptation layer, µs. */
+  stage_adapt_us: number;
 }
 
 interface Stream {
@@ -103,6 +135,10 @@ export class Pipeline {
     model_scored: 0,
     model_unscored: 0,
     model_skipped: 0,
+    model_skipped_budget: 0,
+    windows_skipped_duty: 0,
+    stage_qa_us: 0,
+    stage_adapt_us: 0,
   };
   /** Judging of windows that wait for the model, chained so verdicts keep their order. */
   private tail: Promise<void> = Promise.resolve();
@@ -205,6 +241,7 @@ export class Pipeline {
           ...(this.o.integrity ? { integrity: this.o.integrity } : {}),
           ...(streamProfile ? { profile: streamProfile } : {}),
           ...(anomalyScorer ? { anomalyScorer } : {}),
+          ...(this.o.adapt ? { adaptive: this.o.adapt.hooks(channel.name) } : {}),
         }),
       };
     });
@@ -252,7 +289,8 @@ export class Pipeline {
           ready[c] = 0;
           list.push(c);
         }
-        if (this.o.model) this.viaModel(list);
+        if (this.o.budget && !this.o.budget.judging()) this.counters.windows_skipped_duty += list.length;
+        else if (this.o.model) this.viaModel(list);
         else for (const c of list) this.emit(this.streams[c]!, this.streams[c]!.ring.view);
       }
     }
@@ -270,12 +308,16 @@ export class Pipeline {
       return { c, snap: { values: w.values.slice(), times: w.times.slice(), t0: w.t0, t1: w.t1, fresh: w.fresh } satisfies Snapshot };
     });
     let result: Promise<{ ratios: Record<string, number>; name: string } | undefined> = Promise.resolve(undefined);
+    let budgetSkip = false;
     const names = model.channels;
     if (names) {
       const byName = new Map(snaps.map((x) => [this.streams[x.c]!.channel.name, x.snap.values]));
       const windows = names.map((n) => byName.get(n));
       if (windows.every((w) => w !== undefined)) {
-        if (this.waiting < (this.o.modelMaxPending ?? 256)) result = model.score(windows as Float64Array[]).catch(() => undefined);
+        if (this.o.budget && !this.o.budget.modelTurn()) {
+          this.counters.model_skipped_budget++;
+          budgetSkip = true;
+        } else if (this.waiting < (this.o.modelMaxPending ?? 256)) result = model.score(windows as Float64Array[]).catch(() => undefined);
         else this.counters.model_skipped++;
       } else if (!this.warnedModelLayout) {
         this.warnedModelLayout = true;
@@ -290,9 +332,10 @@ export class Pipeline {
         const s = this.streams[c]!;
         const ratio = r?.ratios[s.channel.name];
         if (ratio !== undefined) this.counters.model_scored++;
-        else this.counters.model_unscored++;
+        else if (!budgetSkip) this.counters.model_unscored++;
         // A model that answered but does not score this stream does not read it: the anomaly child skips it.
-        this.emit(s, snap, ratio !== undefined ? { ratio, name: r!.name } : r ? { name: r.name, reads: false } : undefined);
+        // A window the governor kept from the model is judged without the anomaly child (its judge is the model).
+        this.emit(s, snap, ratio !== undefined ? { ratio, name: r!.name } : r ? { name: r.name, reads: false } : undefined, budgetSkip);
       }
     });
   }
@@ -302,7 +345,15 @@ export class Pipeline {
     return this.tail;
   }
 
-  private emit(s: Stream, w: Snapshot, model?: WindowInput['model']): void {
+  private emit(s: Stream, w: Snapshot, model?: WindowInput['model'], withoutAnomaly = false): void {
+    const budget = this.o.budget;
+    let only = budget?.children();
+    if (withoutAnomaly) {
+      const names = new Set(only ?? s.judge.childNames);
+      names.delete('anomaly');
+      only = names;
+    }
+    const started = performance.now();
     const j = s.judge.judge({
       values: w.values,
       times: w.times,
@@ -313,10 +364,12 @@ export class Pipeline {
       fresh: w.fresh,
       clockOffsetMs: this.o.toWallMs(0) ?? NaN,
       ...(model ? { model } : {}),
-    });
+    }, only);
+    const judged = performance.now();
+    this.counters.stage_qa_us += Math.round((judged - started) * 1000);
     this.verdictSeq++;
     this.counters.verdicts++;
-    this.onVerdict({
+    const v: Verdict = {
       v: 1,
       device: this.o.device,
       stream: s.channel.name,
@@ -331,6 +384,13 @@ export class Pipeline {
       failed: j.failed,
       profile: this.o.profileHash,
       model: model && model.ratio !== undefined ? model.name : null,
-    }, w);
+    };
+    // Learning sees the verdict before the publisher does, so a window's own judgement is never
+    // changed by what it teaches (the state it was judged with is already used).
+    if (this.o.adapt && (!budget || budget.adapting())) {
+      this.o.adapt.observe(s.channel.name, w.values, v);
+      this.counters.stage_adapt_us += Math.round((performance.now() - judged) * 1000);
+    }
+    this.onVerdict(v, w);
   }
 }

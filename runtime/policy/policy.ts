@@ -22,7 +22,7 @@
 import type { Outcome, ParentName, Verdict } from '../qa/types.js';
 
 export type Disposition = 'forward' | 'clean' | 'quarantine' | 'divert';
-export type ActionKind = Disposition | 'alert' | 'command' | 'retrain';
+export type ActionKind = Disposition | 'alert' | 'command' | 'retrain' | 'adapt' | 'budget';
 
 export interface PolicyConfig {
   /** An alarm is raised when at least k of the last n windows of a stream failed a parent. */
@@ -48,6 +48,10 @@ export interface Action {
   child?: string;
   /** For command: the device command's name. */
   command?: string;
+  /** For adapt: promoted, rolled_back, change_detected (retrain requests are kind retrain); for budget: the new mode. */
+  event?: string;
+  /** For adapt and retrain from the adaptation layer: the active state's generation. */
+  generation?: number;
   reason: string;
   /** The verdict that triggered the action. */
   verdict_seq: number;

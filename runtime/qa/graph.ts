@@ -69,6 +69,20 @@ export interface StreamContext {
   anomalyScorer?: AnomalyScorer;
   /** The link's time map (wall − device ms) when the stream starts; clock_sanity differences from it. */
   clockOffsetMs?: number;
+  /**
+   * The adaptation layer's per-stream state (runtime/adapt): when given, relevance judges against its
+   * active envelope (instead of `profile`, which then only seeds it) and the anomaly child's
+   * threshold is its active threshold.
+   */
+  adaptive?: AdaptiveHooks;
+}
+
+/** What the QA graph reads from the adaptation layer, per stream, at every window. */
+export interface AdaptiveHooks {
+  /** The active envelope; undefined while it is still being learned (relevance does not judge). */
+  envelope(): StreamProfile | undefined;
+  /** The active anomaly threshold; undefined: the configured one. */
+  anomalyThreshold(): number | undefined;
 }
 
 function createChild(name: ChildName, qa: QaConfig, ctx: StreamContext): Dimension | undefined {
@@ -97,11 +111,25 @@ function createChild(name: ChildName, qa: QaConfig, ctx: StreamContext): Dimensi
       const range = ctx.channel ? ctx.channel.max - ctx.channel.min : NaN;
       const scorer =
         ctx.anomalyScorer ?? new ForecastScorer({ k: qa.anomaly.k, alpha: qa.anomaly.alpha, warmup: qa.anomaly.warmup, minSigma: Number.isFinite(range) && range > 0 ? 1e-6 * range : 0 });
-      return new Anomaly(qa.anomaly, scorer);
+      const hooks = ctx.adaptive;
+      // The adaptive threshold is read at every window, so a promotion applies to the next one.
+      const params = hooks
+        ? {
+            ...qa.anomaly,
+            get threshold() {
+              return hooks.anomalyThreshold() ?? qa.anomaly.threshold;
+            },
+          }
+        : qa.anomaly;
+      return new Anomaly(params, scorer);
     }
     case 'cross_sensor':
       return ctx.cross && ctx.cross.length > 0 ? new CrossSensor(qa.cross_sensor, ctx.cross) : undefined;
     case 'relevance':
+      if (ctx.adaptive) {
+        const hooks = ctx.adaptive;
+        return new Relevance(qa.relevance, () => hooks.envelope());
+      }
       return ctx.profile && new Relevance(qa.relevance, ctx.profile);
     case 'drift':
       return new Drift(qa.drift);
@@ -144,13 +172,18 @@ export class StreamJudge {
     return this.groups.flat().map((c) => c.name);
   }
 
-  judge(w: WindowInput): Judgement {
+  /**
+   * Judges one window. `only`: the children allowed to run (the budget governor's reduced and
+   * minimal modes); the others are skipped — absent from the judgement, their state untouched.
+   */
+  judge(w: WindowInput, only?: ReadonlySet<string>): Judgement {
     const parents: Partial<Record<ParentName, Outcome>> = {};
     const parentScores: Partial<Record<ParentName, { p: number; threshold: number }>> = {};
     const children: Record<string, ChildResult> = {};
     const failed: string[] = [];
     for (let g = 0; g < PARENTS.length; g++) {
-      const group = this.groups[g]!;
+      const all = this.groups[g]!;
+      const group = only ? all.filter((d) => only.has(d.name)) : all;
       if (group.length === 0) continue;
       const parent = PARENTS[g]!;
       const ctx = parent === 'contextual' ? { intrinsic: parents.intrinsic } : {};
@@ -174,7 +207,7 @@ export class StreamJudge {
         parents[parent] = criticalFail ? 'fail' : 'pass';
       }
     }
-    for (const dim of this.all) dim.settle?.(parents.intrinsic);
+    for (const dim of this.all) if (!only || only.has(dim.name)) dim.settle?.(parents.intrinsic);
     failed.sort((a, b) => SEVERITY_RANK[children[a]!.severity] - SEVERITY_RANK[children[b]!.severity]);
     return { parents, parentScores, children, failed };
   }

@@ -165,7 +165,7 @@ export interface QaConfig {
   anomaly: ChildConfig & { k: number; alpha: number; warmup: number };
   cross_sensor: ChildConfig & { pairs: CrossPair[]; min_excitation: number };
   relevance: ChildConfig & { profile: string; k: number };
-  drift: ChildConfig & { delta: number; ph_delta: number; ph_lambda: number; warmup: number };
+  drift: ChildConfig & { delta: number; ph_delta: number; ph_lambda: number; warmup: number; detectors: ('adwin' | 'page_hinkley' | 'kswin' | 'hddm_a')[] };
 }
 
 /** True when any parent of the verdict failed: the window is not to be trusted as it is. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
-export const STORE_KINDS = ['quarantine', 'divert'] as const;
+export const STORE_KINDS = ['quarantine', 'divert', 'retrain'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 export interface StoreRecord {

@@ -42,6 +42,40 @@ const EVALUATIONS: Record<string, Evaluation> = {
       '  --profile FILE   judge with a calibration profile (default: the default graph)\n',
     run: evalFaultsCommand,
   },
+  adapt: {
+    summary:
+      'guarded adaptation (DESIGN §7): the smart meter gets PV panels mid-stream (a benign drift);\n' +
+      '            the false-alarm rate before and after it, adapted vs frozen, windows to recover; and\n' +
+      '            the fault recall (smart-meter sensor faults after the drift, the compressed-air leak\n' +
+      '            judged by air-forecaster) with adaptation on vs off — it must not drop',
+    options:
+      '  --seed N         scenario seed (default: 1; the reference envelope comes from seed N+1000)\n' +
+      '  --days D         days of smart-meter data (default: 28)\n' +
+      '  --solar-day D    day the PV panels are installed (default: 7)\n' +
+      '  --train-days D   days of training data for the reference envelope (default: 7)\n' +
+      '  --leak-seconds S seconds of compressed-air with leaks (default: 2400: 20 episodes)\n',
+    run: evalAdaptCommand,
+  },
+  budget: {
+    summary:
+      'the budget governor (DESIGN §7): the pump with the pump-ae model at --speed× real time,\n' +
+      '            unconstrained, under a CPU budget (--fraction of its cost), under twice its cost, then\n' +
+      '            on a discharging battery; the CPU share over every minute vs the budget, time to\n' +
+      '            full mode, mode transitions, and fault recall per mode. Takes the phases\' time\n' +
+      '            (default ≈ 6.5 minutes); exit 3 when a minute exceeds the budget by > 10 % or the\n' +
+      '            governor does not return to full mode',
+    options:
+      '  --speed X          feed rate, × real time (default: 400: 120 000 samples/s, 1 200 windows/s,\n' +
+      '                     about a quarter of a core on the development machine)\n' +
+      '  --fraction F       budget as a share of the unconstrained cost (default: 0.5)\n' +
+      '  --unconstrained S  seconds of phase 1 (default: 60)\n' +
+      '  --budget S         seconds of phase 2 (default: 180)\n' +
+      '  --lifted S         seconds of phase 3, the budget raised to 2× the cost (default: 30)\n' +
+      '  --battery S        seconds of phase 4 (default: 120)\n' +
+      '  --span S           the "any minute" span (default: 60; shorter only for quick runs)\n' +
+      '  --seed N           scenario seed (default: 1)\n',
+    run: evalBudgetCommand,
+  },
   delivery: {
     summary:
       'the broker-kill scenario (DESIGN §8): `tinyqa sim` publishes the pump at 30× real time\n' +
@@ -251,4 +285,103 @@ async function evalDeliveryCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+async function evalAdaptCommand(argv: string[]): Promise<number> {
+  const a = parse('eval adapt', argv, {
+    seed: { type: 'string' },
+    days: { type: 'string' },
+    'solar-day': { type: 'string' },
+    'train-days': { type: 'string' },
+    'leak-seconds': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (a.help) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  const days = numberOption('eval adapt', 'days', a.days, 2, 3650) ?? 28;
+  const solarDay = numberOption('eval adapt', 'solar-day', a['solar-day'], 1, 3650) ?? 7;
+  if (solarDay >= days) throw new TinyqaError(ErrorCode.UsageInvalid, `eval adapt: --solar-day (${solarDay}) must be before the last day (--days ${days})`, { hint: 'leave at least a few days after the drift to measure recovery' });
+  const { evalAdapt } = await import('../../../sim/eval/adapt.js');
+  const r = await evalAdapt({
+    seed: numberOption('eval adapt', 'seed', a.seed, 0, 2 ** 32 - 1) ?? 1,
+    days: Math.round(days),
+    solarDay: Math.round(solarDay),
+    trainDays: Math.round(numberOption('eval adapt', 'train-days', a['train-days'], 1, 365) ?? 7),
+    leakSeconds: numberOption('eval adapt', 'leak-seconds', a['leak-seconds'], 120, 86_400) ?? 2400,
+    progress: (m) => process.stderr.write(`eval adapt: ${m}\n`),
+  });
+  if (a.json) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  const out = [
+    `benign drift: ${r.scenario.drift}, PV from day ${r.solar_day} of ${r.days}, windows of ${r.window} samples (1 h)`,
+    `  false-alarm rate before the drift   adapted ${pct(r.false_alarm_rate_before.adapted)}   frozen ${pct(r.false_alarm_rate_before.frozen)}`,
+    `  false-alarm rate after the drift    adapted ${pct(r.false_alarm_rate_after_drift.adapted)}   frozen ${pct(r.false_alarm_rate_after_drift.frozen)}`,
+    `  windows to recover                  adapted ${r.windows_to_recover ?? 'never'}   frozen ${r.windows_to_recover_frozen ?? 'never'}`,
+    `  control without PV                  adapted ${pct(r.control_false_alarm_rate.adapted)}   frozen ${pct(r.control_false_alarm_rate.frozen)}`,
+    `fault recall (must not drop)          adapted ${r.fault_recall.adapted.toFixed(3)}   frozen ${r.fault_recall.frozen.toFixed(3)}`,
+    ...Object.entries(r.fault_recall_by_fault).map(([f, x]) => `  ${f.padEnd(8)} adapted ${x.adapted.toFixed(3)}   frozen ${x.frozen.toFixed(3)}   (${x.episodes} episodes)`),
+    `  leak stream false-alarm rate        adapted ${pct(r.leak_false_alarm_rate.adapted)}   frozen ${pct(r.leak_false_alarm_rate.frozen)}`,
+    `baselines: always-alarm recall 1, false-alarm rate 100 %; null recall 0, false-alarm rate 0 %`,
+    `adaptation: ${r.adaptation.promotions} promotions, ${r.adaptation.rollbacks} rollbacks, ${r.adaptation.changes} changes detected, ${r.adaptation.retrain_requests} retrain requests; ${r.adaptation.learned} windows learned, ${r.adaptation.refused} refused (${r.elapsed_s} s)`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+/** Exit code when the governor broke its budget or did not come back to full mode. */
+const EXIT_BUDGET_FAILED = 3;
+
+async function evalBudgetCommand(argv: string[]): Promise<number> {
+  const a = parse('eval budget', argv, {
+    speed: { type: 'string' },
+    fraction: { type: 'string' },
+    unconstrained: { type: 'string' },
+    budget: { type: 'string' },
+    lifted: { type: 'string' },
+    battery: { type: 'string' },
+    span: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (a.help) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  const n = (name: string, min: number, max: number, d: number) => numberOption('eval budget', name, a[name], min, max) ?? d;
+  const { evalBudget } = await import('../../../sim/eval/budget.js');
+  const r = await evalBudget({
+    speed: n('speed', 1, 10_000, 400),
+    fraction: n('fraction', 0.05, 1, 0.5),
+    unconstrainedS: n('unconstrained', 5, 3600, 60),
+    budgetS: n('budget', 5, 3600, 180),
+    liftedS: n('lifted', 5, 3600, 30),
+    batteryS: n('battery', 5, 3600, 120),
+    spanS: n('span', 2, 600, 60),
+    seed: n('seed', 0, 2 ** 32 - 1, 1),
+    progress: (m) => process.stderr.write(`eval budget: ${m}\n`),
+  });
+  const ok = r.budget_overshoot <= 0.1 && r.back_to_full_s !== null;
+  if (a.json) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    const out = [
+      `workload: ${r.scenario} at ${r.speed}× real time with pump-ae, adaptation on`,
+      `  unconstrained CPU share     ${r.unconstrained_cpu_share.toFixed(3)} of a core`,
+      `  budget                      ${r.budget_cpu_share.toFixed(3)}`,
+      `  measured under the budget   mean ${r.measured_cpu_share_mean.toFixed(3)}, largest 1-minute mean ${r.measured_cpu_share_max_1min.toFixed(3)} (${(100 * r.budget_overshoot).toFixed(1)} % over the budget; limit +10 %)`,
+      `  CPU share by mode: ${Object.entries(r.cpu_share_by_mode).map(([m, x]) => `${m} ${x.toFixed(3)}`).join(', ')}`,
+      `  back to full mode after the budget was raised to 2× the unconstrained cost: ${r.back_to_full_s === null ? 'not within the phase' : `${r.back_to_full_s} s`}`,
+      `  time in modes (s): ${Object.entries(r.modes).map(([m, s]) => `${m} ${s}`).join(', ')}`,
+      `  battery ${r.battery_pct.start} % → ${r.battery_pct.end} %; transitions:`,
+      ...r.transitions.map((t) => `    ${String(t.at_s).padStart(6)} s  ${t.phase.padEnd(13)} ${t.from} → ${t.to}${t.battery_pct !== undefined ? ` (battery ${t.battery_pct} %)` : ''}: ${t.reason}`),
+      `  recall by mode: ${Object.entries(r.recall_by_mode).map(([m, x]) => `${m} ${x.recall.toFixed(3)} (${x.episodes} episodes)`).join(', ')}`,
+      `  false-alarm rate by mode: ${Object.entries(r.false_alarm_rate_by_mode).map(([m, x]) => `${m} ${(100 * x.rate).toFixed(2)} % (${x.windows} windows)`).join(', ')}`,
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+  }
+  return ok ? 0 : EXIT_BUDGET_FAILED;
 }

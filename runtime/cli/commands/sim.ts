@@ -13,8 +13,10 @@ Verdicts stream on stdout; progress and a summary go to stderr.
 
 Options:
   --scenario NAME   sensor scenario: pump (default; pressure, flow, motor temperature at 100 Hz,
-                    faults every 30 s) or compressed-air (header pressure sawtooth, demand flow,
-                    compressor power at 10 Hz, faults every 120 s)
+                    faults every 30 s), compressed-air (header pressure sawtooth, demand flow,
+                    compressor power at 10 Hz, faults every 120 s) or smart-meter (household net
+                    import and voltage, one sample per simulated minute at 1 Hz, PV panels installed
+                    on day 7: a benign drift; try --speed 1000 --adapt)
   --speed X|max     replay speed: 1 = real time (default), 10 = ten times faster, max = as fast as
                     the pipeline takes it
   --duration S      seconds of scenario time to replay (default: 30, one pump fault cycle; 0 = until Ctrl-C)
@@ -23,7 +25,8 @@ Options:
                     the pump has none)
   --seed N          random seed of the scenario (default: 1)
   --garbage P       chance (0..1) of garbage bytes on the serial line before each frame (default: 0)
-  --window N        samples per window (default: 100); verdicts every N samples per stream
+  --window N        samples per window (default: 100; 60 for smart-meter); verdicts every N samples
+                    per stream
   --broker URL      publish to this broker instead of starting the embedded one
   --device ID       the device id in topics (default: the scenario's, e.g. pump-01)
   --outbox DIR      keep the outbox (verdicts and actions waiting for the broker, and the retention
@@ -38,6 +41,10 @@ Options:
   --linger S        after the flush, stay connected up to S more seconds serving subscribers' replay
                     requests (cmd/replay), as a gateway that keeps running would; Ctrl-C or SIGTERM
                     ends it; a line on stderr says when it begins (default: 0)
+  --adapt           guarded adaptation on (adapt.enabled; DESIGN §7): the relevance envelope and the
+                    anomaly threshold learn from windows that pass intrinsic QA; promotions,
+                    rollbacks and retrain requests are published as actions (checkpoints only when
+                    --config sets adapt.checkpoint_dir)
   --json            print each verdict as one JSON object per line (the published payload)
   --report FILE     also write a self-contained HTML page plotting the signals, the failing windows
                     and the scores
@@ -78,6 +85,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     log: { type: 'string' },
     report: { type: 'string' },
     record: { type: 'string' },
+    adapt: { type: 'boolean' },
     profile: { type: 'string' },
     model: { type: 'string' },
     'model-key': { type: 'string' },
@@ -112,9 +120,12 @@ export async function simCommand(argv: string[]): Promise<number> {
   const lingerS = numberOption('sim', 'linger', a.linger, 0, 86_400) ?? 0;
   let config: Record<string, unknown> = mergeConfig(fileConfig, {
     log: { level },
-    ...(window ? { window: { size: window, hop: window } } : {}),
+    // The smart meter's faults last whole hours of 60 one-minute samples: its windows are an hour.
+    ...(window ? { window: { size: window, hop: window } } : a.scenario === 'smart-meter' && fileConfig.window === undefined ? { window: { size: 60, hop: 60 } } : {}),
     ...(typeof a.device === 'string' ? { device: a.device } : {}),
     ...(typeof a.outbox === 'string' ? { outbox: { dir: a.outbox } } : {}),
+    // A laptop replay keeps no adaptation state unless the config names a folder for it.
+    ...(a.adapt ? { adapt: { enabled: true, checkpoint_dir: (fileConfig as { adapt?: { checkpoint_dir?: string } }).adapt?.checkpoint_dir ?? '' } } : {}),
   });
   if (typeof a.model === 'string') {
     // The simulator keeps no security-version state: a laptop replay must not pin a gateway's versions.

@@ -4,12 +4,13 @@ import { numberOption, parse } from '../args.js';
 
 export const STORE_HELP = `Usage: tinyqa store read [options]
 
-Read back the windows the policy diverted (clean data outside the model's context) or quarantined
+Read back the windows the policy diverted (clean data outside the model's context) or quarantined,
+and those kept for off-device retraining after a retrain request (adapt.divert_windows)
 (data that failed integrity or intrinsic QA), oldest first, across rotated files.
 
 Options:
   --dir DIR       the store folder (default: .tinyqa/store, the config's store.dir default)
-  --kind K        quarantine or divert (default: both)
+  --kind K        quarantine, divert or retrain (default: all)
   --last N        only the newest N records per kind
   --json          one JSON record per line
   -h, --help      show this help

@@ -192,7 +192,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
     if (r.kind === 'action') {
       if (!showActions) return;
       const b = r.body;
-      out(json ? toJson({ action: b }) : `${d} ${String(b.stream)} ${style.dim(('#' + String(b.seq)).padEnd(6))} action ${String(b.kind)}${b.state ? ' ' + String(b.state) : ''}: ${String(b.reason)}`);
+      out(json ? toJson({ action: b }) : `${d} ${String(b.stream)} ${style.dim(('#' + String(b.seq)).padEnd(6))} action ${String(b.kind)}${b.state ? ' ' + String(b.state) : ''}${b.event ? ' ' + String(b.event) : ''}: ${String(b.reason)}`);
       return;
     }
     let line: string;
@@ -300,7 +300,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
       case 'status':
       case 'health': {
         if (where.kind === 'status') log.info?.(`${where.device} is ${String(body.state)}${m.retain ? ' (retained)' : ''}${isSeq(body.last_seq) ? `, last seq ${body.last_seq}` : ''}`);
-        else if (!json) out(`${where.device} health: last seq ${String(body.last_seq)}, cpu ${String(body.cpu_share)}, rss ${String(body.rss_mb)} MB`);
+        else if (!json) out(`${where.device} health: last seq ${String(body.last_seq)}, cpu ${String(body.cpu_share)}, rss ${String(body.rss_mb)} MB${body.budget_mode !== undefined ? `, mode ${String(body.budget_mode)}` : ''}${body.battery_pct !== undefined ? `, battery ${String(body.battery_pct)} %` : ''}`);
         if (isSeq(body.last_seq)) tracker.announce(where.device, body.last_seq, now);
         // A device back online may have missed our requests (or we its answers): ask again now.
         if (where.kind === 'status' && body.state === 'online' && !m.retain) tracker.reask(where.device, now);

@@ -283,6 +283,27 @@ describe('drift', () => {
     expect(delays.at(-1)).toBeLessThanOrEqual(10);
   });
 
+  it.each([['kswin'], ['hddm_a']] as const)('with %s alone: no alarm on 1000 stationary windows, and an abrupt 5σ_ref shift is flagged and named', (detector) => {
+    const p = { ...params, detectors: [detector] };
+    const quiet = new Drift(p);
+    let alarms = 0;
+    for (let k = 0; k < 1000; k++) if (!quiet.evaluate(at(k, 0)).pass) alarms++;
+    expect(alarms).toBe(0);
+    const delays: number[] = [];
+    for (let run = 0; run < 5; run++) {
+      const dim = new Drift(p);
+      for (let k = 0; k < 250; k++) dim.evaluate(win(noise(run * 1000 + k), { start: k * 1000 }));
+      let k = 0;
+      let r = dim.evaluate(win(noise(run * 1000 + 250, 100, 0.5), { start: 250_000 }));
+      while (r.pass && k < 400) r = dim.evaluate(win(noise(run * 1000 + 251 + k, 100, 0.5), { start: (251 + ++k) * 1000 }));
+      expect(r.pass, `run ${run}`).toBe(false);
+      expect(r.code).toBe(`drift.${detector}`);
+      expect(r.reason).toMatch(detector === 'kswin' ? /KSWIN/ : /HDDM-A: increase/);
+      delays.push(k + 1);
+    }
+    console.log(`drift with ${detector}: 0 alarms in 1000 stationary windows; +5σ_ref shift flagged after ${delays.join(', ')} windows`);
+  });
+
   it('detects a slow ramp of the level (0.02 σ per window)', () => {
     const dim = new Drift(params);
     for (let k = 0; k < 100; k++) dim.evaluate(at(k, 0));

@@ -23,37 +23,57 @@ export class Relevance implements Dimension {
   readonly parent: ParentName = 'contextual';
   private readonly summary = new Float64Array(4);
 
+  private readonly source: () => StreamProfile | undefined;
+
+  /**
+   * `profile`: a fixed envelope, or a source asked at every window (the adaptation layer's active
+   * envelope, runtime/adapt); a source that has none yet leaves the window unjudged (score 0).
+   */
   constructor(
     private readonly p: RelevanceParams,
-    private readonly profile: StreamProfile,
-  ) {}
+    profile: StreamProfile | (() => StreamProfile | undefined),
+  ) {
+    this.source = typeof profile === 'function' ? profile : () => profile;
+  }
 
   evaluate(w: WindowInput, ctx: EvalContext = {}): ChildResult {
     if (ctx.intrinsic === 'fail') return childResult(this, this.p, 0, 'outside_envelope', () => 'not judged: the window failed intrinsic QA');
+    const profile = this.source();
+    if (!profile) return childResult(this, this.p, 0, 'outside_envelope', () => 'not judged: the adaptive envelope is still learning');
     const n = summarize(w.values, this.summary);
     if (n === 0) return childResult(this, this.p, 0, 'outside_envelope', () => 'not judged: no finite values');
-    let D = 0;
-    let worst = -1;
-    for (let f = 0; f < PROFILE_FEATURES.length; f++) {
-      const r = this.profile[PROFILE_FEATURES[f]!];
-      if (!r) continue;
-      const x = this.summary[f]!;
-      const halfWidth = Math.max(r.hi / 2 - r.lo / 2, 0.5e-9 * Math.max(Math.abs(r.lo), Math.abs(r.hi), 1));
-      const out = x < r.lo ? r.lo / 2 - x / 2 : x > r.hi ? x / 2 - r.hi / 2 : 0;
-      const d = out / halfWidth;
-      if (d > D) {
-        D = d;
-        worst = f;
-      }
-    }
+    const { D, worst } = envelopeDistance(this.summary, profile);
     const score = saturate(D, this.p.k);
     const unit = w.channel.unit ? ` ${w.channel.unit}` : '';
     return childResult(this, this.p, score, 'outside_envelope', (pass) => {
       if (worst < 0) return 'window summary inside the reference envelope';
       const f = PROFILE_FEATURES[worst]!;
-      const r = this.profile[f]!;
+      const r = profile[f]!;
       const text = `window ${f} ${fmt(this.summary[worst]!)}${unit} is ${fmt(D)} envelope widths outside [${fmt(r.lo)}, ${fmt(r.hi)}]${unit}`;
       return pass ? text : `${text} (> ${fmt(this.p.k)})`;
     });
   }
+}
+
+/**
+ * D = max_f d_f, the distance of a window summary (mean, std, min, max in PROFILE_FEATURES order)
+ * outside an envelope, in envelope half-widths (see Relevance), and the feature that set it (−1:
+ * inside). Shared with the adaptation layer, which scores candidate envelopes with it.
+ */
+export function envelopeDistance(summary: ArrayLike<number>, profile: StreamProfile): { D: number; worst: number } {
+  let D = 0;
+  let worst = -1;
+  for (let f = 0; f < PROFILE_FEATURES.length; f++) {
+    const r = profile[PROFILE_FEATURES[f]!];
+    if (!r) continue;
+    const x = summary[f]!;
+    const halfWidth = Math.max(r.hi / 2 - r.lo / 2, 0.5e-9 * Math.max(Math.abs(r.lo), Math.abs(r.hi), 1));
+    const out = x < r.lo ? r.lo / 2 - x / 2 : x > r.hi ? x / 2 - r.hi / 2 : 0;
+    const d = out / halfWidth;
+    if (d > D) {
+      D = d;
+      worst = f;
+    }
+  }
+  return { D, worst };
 }
