@@ -25,6 +25,7 @@ import type { DeviceLink } from './link/link.js';
 import type { ModelService } from './inference/model-service.js';
 import { verifyPackage } from './inference/package.js';
 import type { Pipeline } from './pipeline/pipeline.js';
+import { type Adapter, judgeParams } from './adapt/adapter.js';
 import type { Policy } from './policy/policy.js';
 import type { Command } from './publish/commands.js';
 
@@ -35,6 +36,8 @@ export interface RemoteParts {
   policy: Policy;
   link: DeviceLink;
   model: ModelService | undefined;
+  /** The adaptation layer, when on: its shadow judge follows the thresholds a command sets. */
+  adapter?: Adapter | undefined;
   publishHealth: () => void;
   log: Logger;
 }
@@ -58,6 +61,7 @@ export function commandRunner(p: RemoteParts): (c: Command) => Promise<unknown> 
     const next = validateConfig(merged, 'the command\'s config');
     p.pipeline.reconfigure(next.qa);
     p.policy.reconfigure(next.policy);
+    p.adapter?.reconfigure(judgeParams(next));
     p.setConfig(next);
     return next;
   };

@@ -101,7 +101,15 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
       clock,
       log.child('mqtt'),
     );
-  const health = new HealthMonitor({ device: config.device }, clock);
+  // The health report reads the battery and temperature where the governor does.
+  const health = new HealthMonitor(
+    {
+      device: config.device,
+      ...(config.governor.power_supply_dir !== '' ? { powerSupplyDir: config.governor.power_supply_dir } : {}),
+      ...(config.governor.thermal_path !== '' ? { thermalPath: config.governor.thermal_path } : {}),
+    },
+    clock,
+  );
   let healthTimer: ReturnType<typeof setInterval> | undefined;
   const link = new DeviceLink(transport, clock, log.child('link'), {
     livenessPeriods: config.serial.liveness_periods,
@@ -240,6 +248,7 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
     policy,
     link,
     model,
+    adapter,
     publishHealth,
     log: log.child('cmd'),
   });

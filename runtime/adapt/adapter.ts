@@ -489,13 +489,24 @@ export class Adapter {
   /** Bumped by every change of state worth a checkpoint (a promotion, a rollback). */
   revision = 0;
 
+  private readonly judge: JudgeParams;
+
   constructor(
     private readonly o: AdaptOptions,
-    private readonly judge: JudgeParams,
+    judge: JudgeParams,
     /** Seed envelopes (the reference profile of the config or of the model), per stream. */
     private readonly seed: (stream: string) => StreamProfile | undefined,
     private readonly onEvent: (e: AdaptEvent) => void = () => {},
-  ) {}
+  ) {
+    // One object shared by every stream, so `reconfigure` reaches them all.
+    this.judge = structuredClone(judge);
+  }
+
+  /** New relevance and anomaly parameters (a set_threshold or set_config command). */
+  reconfigure(judge: JudgeParams): void {
+    this.judge.relevance = { ...judge.relevance };
+    this.judge.anomaly = { ...judge.anomaly };
+  }
 
   private stream(name: string): StreamAdapter {
     let s = this.streams.get(name);
@@ -548,14 +559,14 @@ export class Adapter {
 
 /** The adapter a config asks for: its adapt options, and the relevance and anomaly parameters it shadows. */
 export function createAdapter(config: Readonly<TinyqaConfig>, seed: (stream: string) => StreamProfile | undefined, onEvent?: (e: AdaptEvent) => void): Adapter {
+  return new Adapter(config.adapt, judgeParams(config), seed, onEvent);
+}
+
+/** The relevance and anomaly parameters of a config, as the shadow evaluation judges with them. */
+export function judgeParams(config: Readonly<TinyqaConfig>): JudgeParams {
   const q = config.qa;
-  return new Adapter(
-    config.adapt,
-    {
-      relevance: { enabled: q.relevance.enabled, k: q.relevance.k, threshold: q.relevance.threshold },
-      anomaly: { enabled: q.anomaly.enabled, threshold: q.anomaly.threshold },
-    },
-    seed,
-    onEvent,
-  );
+  return {
+    relevance: { enabled: q.relevance.enabled, k: q.relevance.k, threshold: q.relevance.threshold },
+    anomaly: { enabled: q.anomaly.enabled, threshold: q.anomaly.threshold },
+  };
 }

@@ -309,5 +309,12 @@ describe('windows judged with a QA model (the asynchronous model stage)', () => 
       // The adaptive threshold (0.01) is the anomaly child's threshold.
       expect(r.verdicts[0]!.children.anomaly!.threshold).toBe(0.01);
     });
+
+    it('never lets an adaptive threshold be looser than the configured one', () => {
+      const adapt = { hooks: () => ({ envelope: () => undefined, anomalyThreshold: () => 0.9 }), observe: () => {} };
+      const r = rig({ adapt, qa: qa((q) => (q.anomaly.enabled = true)) });
+      for (let t = 0; t < 1000; t += 100) r.send(t);
+      expect(r.verdicts[0]!.children.anomaly!.threshold).toBe(0.5);
+    });
   });
 });

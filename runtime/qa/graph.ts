@@ -117,7 +117,8 @@ function createChild(name: ChildName, qa: QaConfig, ctx: StreamContext): Dimensi
         ? {
             ...qa.anomaly,
             get threshold() {
-              return hooks.anomalyThreshold() ?? qa.anomaly.threshold;
+              // Never looser than the configured threshold, also after a command lowered it.
+              return Math.min(hooks.anomalyThreshold() ?? Infinity, qa.anomaly.threshold);
             },
           }
         : qa.anomaly;
