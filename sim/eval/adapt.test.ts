@@ -20,6 +20,12 @@ describe('tinyqa eval adapt (short run: 14 days, PV from day 5, 10 leak episodes
       expect(x.adapted, fault).toBeGreaterThanOrEqual(x.frozen);
     }
     expect(r.fault_recall_by_fault['leak']!.adapted).toBeGreaterThanOrEqual(0.8);
+    // A leak that opens and stays open is still flagged as much with adaptation as without.
+    const d = r.developing_leak;
+    console.log(`developing leak: ${JSON.stringify(d)}`);
+    expect(d.flagged_open.frozen).toBeGreaterThan(d.flagged_without_leak.frozen + 0.1);
+    expect(d.flagged_open.adapted).toBeGreaterThanOrEqual(d.flagged_open.frozen);
+    expect(d.flagged_without_leak.adapted).toBeLessThanOrEqual(d.flagged_without_leak.frozen + 0.02);
     expect(r.adaptation.promotions).toBeGreaterThan(0);
     expect(r.adaptation.refused).toBeGreaterThan(0);
   }, 120_000);

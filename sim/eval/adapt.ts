@@ -24,6 +24,9 @@
  *                            threshold learns from passing windows. An episode counts when one of
  *                            its pressure windows fails intrinsic QA.
  *   fault_recall             pooled over both; per fault in fault_recall_by_fault
+ *   developing_leak          a line whose leak opens over 30 minutes and stays open (another seed):
+ *                            the share of pressure windows flagged once it is open, adapted vs frozen —
+ *                            a threshold that learned the leak would let it fade here
  * Baselines beside them: an always-alarm judge (recall 1, false-alarm rate 1) and a null judge
  * (recall 0, false-alarm rate 0). No parameter was tuned on these runs' seeds without saying so: the
  * adapt defaults were set on seed 1, which is also the default seed here — run `--seed` with others.
@@ -46,6 +49,7 @@ import { Rng } from '../random.js';
 import { getScenario } from '../scenarios/index.js';
 import type { FaultKind, Scenario } from '../scenarios/scenario.js';
 import { createSmartMeter, SAMPLES_PER_DAY } from '../scenarios/smart-meter.js';
+import { developingLeakSource } from '../scenarios/compressed-air.js';
 
 export interface AdaptReport {
   scenario: { drift: string; leak: string };
@@ -61,6 +65,20 @@ export interface AdaptReport {
   fault_recall: { adapted: number; frozen: number };
   fault_recall_by_fault: Record<string, { adapted: number; frozen: number; episodes: number }>;
   leak_false_alarm_rate: { adapted: number; frozen: number };
+  /**
+   * A line developing a leak (no leak for the first 600 s, the orifice opening over 1800 s, then open):
+   * share of pressure windows failing intrinsic QA before it, while it grows, once it is fully open,
+   * and on the same seed without a leak; seconds from its start to the first flag; retrain requests
+   * the adapted run made. Adapted must flag the open leak no less than frozen.
+   */
+  developing_leak: {
+    flagged_before: { adapted: number; frozen: number };
+    flagged_growing: { adapted: number; frozen: number };
+    flagged_open: { adapted: number; frozen: number };
+    flagged_without_leak: { adapted: number; frozen: number };
+    first_flag_s: { adapted: number | null; frozen: number | null };
+    retrain_requests: number;
+  };
   adaptation: { promotions: number; rollbacks: number; changes: number; retrain_requests: number; learned: number; refused: number };
   baselines: { always_alarm: { recall: number; false_alarm_rate: number }; null: { recall: number; false_alarm_rate: number } };
   elapsed_s: number;
@@ -264,6 +282,7 @@ export async function evalAdapt(o: { seed: number; days: number; solarDay: numbe
   const model = new ModelService({ dir: AIR_FORECASTER, publicKeyPath: MODEL_KEY, statePath: '', engine: 'auto', windowSize: AW, maxBatch: 32, reloadS: 0 }, createLogger('silent'));
   await model.start();
   let leak: { a: number; f: number; n: number; faA: number; faF: number };
+  let developingLeak: AdaptReport['developing_leak'];
   try {
     o.progress?.(`compressed-air leak: ${o.leakSeconds} s with air-forecaster`);
     const lf = await judge(leakReplay, airFrozen, { adapt: false, model });
@@ -299,6 +318,38 @@ export async function evalAdapt(o: { seed: number; days: number; solarDay: numbe
       return k / Math.max(1, c);
     };
     leak = { a, f, n, faA: outside(la.fails), faF: outside(lf.fails) };
+
+    // A developing leak: 600 s without, 1800 s opening, then open to the end.
+    const start = 600;
+    const ramp = 1800;
+    const total = Math.max(o.leakSeconds, start + ramp + 600);
+    o.progress?.(`compressed-air developing a leak: ${total} s, opening over ${start}–${start + ramp} s`);
+    const developing = scenarioReplay({ ...air, createSource: (seed) => developingLeakSource(seed, { startS: start, rampS: ramp }) }, Math.round(total * air.rateHz), o.seed + 1);
+    const control = scenarioReplay(air, Math.round(total * air.rateHz), o.seed + 1);
+    const devTally: AdaptTally = { promotions: 0, rollbacks: 0, changes: 0, retrain_requests: 0, learned: 0, refused: 0 };
+    const df = await judge(developing, airFrozen, { adapt: false, model });
+    const da = await judge(developing, airAdapted, { adapt: true, model, tally: devTally });
+    const cf = await judge(control, airFrozen, { adapt: false, model });
+    const ca = await judge(control, airAdapted, { adapt: true, model });
+    const winS = AW / air.rateHz;
+    const share = (m: Map<string, boolean[]>, fromS: number, toS: number) => {
+      const list = (m.get('pressure') ?? []).slice(Math.floor(fromS / winS), Math.floor(toS / winS));
+      return r4(list.filter((x) => x).length / Math.max(1, list.length));
+    };
+    const firstFlag = (m: Map<string, boolean[]>) => {
+      const i = (m.get('pressure') ?? []).findIndex((x, w) => x && w * winS >= start);
+      return i < 0 ? null : i * winS - start;
+    };
+    developingLeak = {
+      flagged_before: { adapted: share(da.faults, 0, start), frozen: share(df.faults, 0, start) },
+      flagged_growing: { adapted: share(da.faults, start, start + ramp), frozen: share(df.faults, start, start + ramp) },
+      flagged_open: { adapted: share(da.faults, start + ramp, total), frozen: share(df.faults, start + ramp, total) },
+      flagged_without_leak: { adapted: share(ca.faults, 0, total), frozen: share(cf.faults, 0, total) },
+      first_flag_s: { adapted: firstFlag(da.faults), frozen: firstFlag(df.faults) },
+      retrain_requests: devTally.retrain_requests,
+    };
+    for (const k of ['promotions', 'rollbacks', 'changes', 'retrain_requests', 'learned', 'refused'] as const) tally[k] += devTally[k];
+    o.progress?.(`developing leak: open-leak windows flagged adapted ${developingLeak.flagged_open.adapted}, frozen ${developingLeak.flagged_open.frozen}; without a leak ${developingLeak.flagged_without_leak.adapted} / ${developingLeak.flagged_without_leak.frozen}`);
   } finally {
     await model.close();
   }
@@ -322,6 +373,7 @@ export async function evalAdapt(o: { seed: number; days: number; solarDay: numbe
     fault_recall: { adapted: r4(hitA / Math.max(1, episodes)), frozen: r4(hitF / Math.max(1, episodes)) },
     fault_recall_by_fault: byFault,
     leak_false_alarm_rate: { adapted: r4(leak.faA), frozen: r4(leak.faF) },
+    developing_leak: developingLeak,
     adaptation: tally,
     baselines: { always_alarm: { recall: 1, false_alarm_rate: 1 }, null: { recall: 0, false_alarm_rate: 0 } },
     elapsed_s: Number(((performance.now() - t0) / 1000).toFixed(1)),

@@ -7,7 +7,7 @@ import { startSim } from '../run-sim.js';
 import { testBrokers, uniqueDevice } from '../testing/brokers.js';
 import { runCli } from '../testing/cli.js';
 import { collect } from '../testing/collector.js';
-import { compressedAir } from './compressed-air.js';
+import { compressedAir, developingLeakSource } from './compressed-air.js';
 import { generate, type Generated } from './generate.js';
 import { getScenario } from './index.js';
 import { pump } from './pump.js';
@@ -191,6 +191,28 @@ describe('the compressed-air scenario', () => {
       return on / n;
     };
     expect(duty(leaky)).toBeGreaterThan(duty(clean) + 0.1);
+  });
+
+  it('a developing leak: the same plant until it starts, then the compressor loads more as the orifice opens, and stays so', () => {
+    const n = 3600 * 10;
+    const clean = compressedAir.createSource(5, faults());
+    const leaky = developingLeakSource(5, { startS: 600, rampS: 1800 });
+    const a = new Float64Array(C);
+    const b = new Float64Array(C);
+    const loaded = [0, 0, 0, 0];
+    const loadedClean = [0, 0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      clean.next(a);
+      leaky.next(b);
+      if (i < 6000) expect(b[P], `sample ${i}`).toBe(a[P]);
+      const q = Math.min(3, Math.floor(i / 9000));
+      if (b[KW]! > 40) loaded[q]!++;
+      if (a[KW]! > 40) loadedClean[q]!++;
+    }
+    const share = (x: number[]) => x.map((k) => (k / 9000).toFixed(2));
+    console.log(`developing leak: compressor loaded ${share(loaded).join(', ')} of each quarter hour (without: ${share(loadedClean).join(', ')})`);
+    expect(loaded[3]! / 9000).toBeGreaterThan(loadedClean[3]! / 9000 + 0.1);
+    expect(loaded[3]!).toBeGreaterThan(loaded[1]!);
   });
 
   it('places every fault where its episode says, and nowhere else', () => {

@@ -114,8 +114,16 @@ class CompressedAirSource implements SampleSource {
   constructor(
     seed: number,
     private readonly faults: ReadonlySet<FaultKind>,
+    private readonly developing?: DevelopingLeak,
   ) {
     this.rng = new Rng(seed);
+  }
+
+  /** How far the developing leak's orifice is open at t (0..1). */
+  private opening(t: number): number {
+    const d = this.developing;
+    if (!d || t < d.startS) return 0;
+    return d.rampS > 0 ? Math.min(1, (t - d.startS) / d.rampS) : 1;
   }
 
   private active(fault: FaultKind, tCycle: number): boolean {
@@ -144,7 +152,7 @@ class CompressedAirSource implements SampleSource {
     const demand = Math.max(0.5, DEMAND_BASE + DEMAND_PRODUCTION * production + TOOL_Q * toolsOn + this.arDemand);
 
     // The receiver (explicit Euler: dp per step is ~0.01 bar, far inside stability).
-    const kLeak = K_LEAK_BASE + (this.active('leak', tc) ? K_LEAK_FAULT : 0);
+    const kLeak = K_LEAK_BASE + Math.max(this.active('leak', tc) ? 1 : 0, this.opening(t)) * K_LEAK_FAULT;
     const leak = kLeak * (this.p + P_ATM);
     this.supply += ((this.loaded ? FAD : 0) - this.supply) * (1 - Math.exp(-DT / TAU_SUPPLY));
     this.p += ((P_ATM / VOLUME) * (this.supply - demand - leak) * DT) / 60;
@@ -180,6 +188,20 @@ class CompressedAirSource implements SampleSource {
     out[2] = kw;
     this.k++;
   }
+}
+
+/**
+ * A line developing a leak, for evaluations of adaptation (a fault that must not be learned away):
+ * no leak before `startS`; from then the drain's orifice opens linearly over `rampS` seconds to the
+ * size of the `leak` episode's and stays open. Same plant, demand and noise draws as the scenario.
+ */
+export interface DevelopingLeak {
+  startS: number;
+  rampS: number;
+}
+
+export function developingLeakSource(seed: number, leak: DevelopingLeak): SampleSource {
+  return new CompressedAirSource(seed, new Set(), leak);
 }
 
 export const compressedAir: Scenario = {

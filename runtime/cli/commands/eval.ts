@@ -47,7 +47,8 @@ const EVALUATIONS: Record<string, Evaluation> = {
       'guarded adaptation (DESIGN §7): the smart meter gets PV panels mid-stream (a benign drift);\n' +
       '            the false-alarm rate before and after it, adapted vs frozen, windows to recover; and\n' +
       '            the fault recall (smart-meter sensor faults after the drift, the compressed-air leak\n' +
-      '            judged by air-forecaster) with adaptation on vs off — it must not drop',
+      '            judged by air-forecaster) with adaptation on vs off — it must not drop; and a line\n' +
+      '            developing a leak that stays open: how much of it is still flagged, adapted vs frozen',
     options:
       '  --seed N         scenario seed (default: 1; the reference envelope comes from seed N+1000)\n' +
       '  --days D         days of smart-meter data (default: 28)\n' +
@@ -326,6 +327,12 @@ async function evalAdaptCommand(argv: string[]): Promise<number> {
     `fault recall (must not drop)          adapted ${r.fault_recall.adapted.toFixed(3)}   frozen ${r.fault_recall.frozen.toFixed(3)}`,
     ...Object.entries(r.fault_recall_by_fault).map(([f, x]) => `  ${f.padEnd(8)} adapted ${x.adapted.toFixed(3)}   frozen ${x.frozen.toFixed(3)}   (${x.episodes} episodes)`),
     `  leak stream false-alarm rate        adapted ${pct(r.leak_false_alarm_rate.adapted)}   frozen ${pct(r.leak_false_alarm_rate.frozen)}`,
+    `developing leak (opens over 30 min, then stays open), pressure windows flagged:`,
+    `  before it                           adapted ${pct(r.developing_leak.flagged_before.adapted)}   frozen ${pct(r.developing_leak.flagged_before.frozen)}`,
+    `  while it opens                      adapted ${pct(r.developing_leak.flagged_growing.adapted)}   frozen ${pct(r.developing_leak.flagged_growing.frozen)}`,
+    `  once open (must not drop)           adapted ${pct(r.developing_leak.flagged_open.adapted)}   frozen ${pct(r.developing_leak.flagged_open.frozen)}`,
+    `  same seed without a leak            adapted ${pct(r.developing_leak.flagged_without_leak.adapted)}   frozen ${pct(r.developing_leak.flagged_without_leak.frozen)}`,
+    `  first flag after it starts          adapted ${r.developing_leak.first_flag_s.adapted ?? 'never'} s   frozen ${r.developing_leak.first_flag_s.frozen ?? 'never'} s`,
     `baselines: always-alarm recall 1, false-alarm rate 100 %; null recall 0, false-alarm rate 0 %`,
     `adaptation: ${r.adaptation.promotions} promotions, ${r.adaptation.rollbacks} rollbacks, ${r.adaptation.changes} changes detected, ${r.adaptation.retrain_requests} retrain requests; ${r.adaptation.learned} windows learned, ${r.adaptation.refused} refused (${r.elapsed_s} s)`,
   ];
