@@ -16,7 +16,8 @@ describe('tinyqa eval budget (short phases; the command runs minutes by default)
         `modes ${JSON.stringify(r.modes_by_phase)}; recall ${JSON.stringify(r.recall_by_mode)}; counters ${JSON.stringify(r.counters)}`,
     );
     expect(r.unconstrained_cpu_share).toBeGreaterThan(0.05);
-    expect(r.budget_cpu_share).toBeCloseTo(r.unconstrained_cpu_share / 2, 6);
+    // Both are rounded to 4 decimals in the report.
+    expect(r.budget_cpu_share).toBeCloseTo(r.unconstrained_cpu_share / 2, 3);
     // Under the budget. In a 24 s phase the step-down from full (2–4 ticks at up to twice the budget)
     // weighs ~10 %, and while the rest of the suite shares the 2 cores a 12 s span is noisy: the
     // 10 %-over-any-minute target is the full command's (60 s spans of a 180 s phase).
