@@ -17,8 +17,7 @@ import { ProfileBuilder } from '../runtime/qa/profile.js';
 import { createRuntime } from '../runtime/root.js';
 import { MockTransport } from '../runtime/transport/mock.js';
 import { BatteryModel, SysfsBatteryWriter } from './battery.js';
-import { scenarioReplay } from './eval/adapt.js';
-import type { Replay } from './eval/faults.js';
+import { type Replay, scenarioReplay } from './eval/faults.js';
 import { createSmartMeter, SAMPLES_PER_DAY } from './scenarios/smart-meter.js';
 
 const dirs: string[] = [];

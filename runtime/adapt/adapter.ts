@@ -52,32 +52,11 @@ import { PROFILE_FEATURES, type StreamProfile } from '../qa/profile.js';
 import type { Verdict } from '../qa/types.js';
 import { P2Quantile } from '../stats/quantile.js';
 
-export interface AdaptOptions {
-  /** H: windows the learner remembers (λ = 1/H once warm). */
-  forgetting_windows: number;
-  /** Envelope half-width in learned standard deviations. */
-  envelope_z: number;
-  /** Clean windows learned before a stream without a seed envelope gets its first active one. */
-  warmup_windows: number;
-  /** Learning windows between shadow evaluations of the candidate. */
-  shadow_windows: number;
-  /** Known-good windows kept for the shadow comparison. */
-  reservoir: number;
-  /** Largest rise of the reservoir false-alarm rate a candidate may bring. */
-  tolerance: number;
-  /** Quantile p of the passing anomaly scores the adaptive threshold follows. */
-  threshold_quantile: number;
-  /** Multiplier on that quantile. */
-  threshold_margin: number;
-  /** The adaptive threshold stays ≥ floor × the configured one. */
-  threshold_floor: number;
-  /** Window horizon of the "cannot keep up" test. */
-  retrain_after_windows: number;
-  /** Share of failing windows over that horizon that requests retraining. */
-  retrain_fail_rate: number;
-  /** Windows diverted to local storage after a retrain request. */
-  divert_windows: number;
-}
+/**
+ * The learning parameters: the config's adapt section without its switches and checkpoint keys
+ * (runtime/config/schema.ts declares each with its unit, range, default and reason).
+ */
+export type AdaptOptions = Omit<TinyqaConfig['adapt'], 'enabled' | 'checkpoint_dir' | 'checkpoint_s'>;
 
 /** The relevance and anomaly parameters the shadow evaluation judges candidates with (the config's). */
 export interface JudgeParams {

@@ -37,17 +37,16 @@ import { createAdapter } from '../../runtime/adapt/adapter.js';
 import { validateConfig, type TinyqaConfig } from '../../runtime/config/schema.js';
 import { createLogger } from '../../runtime/core/log.js';
 import type { FrameHeader } from '../../runtime/framing/frame.js';
-import type { Hello } from '../../runtime/framing/messages.js';
 import { ModelService } from '../../runtime/inference/model-service.js';
 import type { Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { ProfileBuilder, type ReferenceProfile } from '../../runtime/qa/profile.js';
 import type { Verdict } from '../../runtime/qa/types.js';
 import { createOfflinePipeline } from '../../runtime/root.js';
-import { injectEpisodes, type Replay } from './faults.js';
+import { injectEpisodes, type Replay, scenarioReplay } from './faults.js';
 import { MAGNITUDES, type InjectedFault } from '../faults.js';
 import { Rng } from '../random.js';
 import { getScenario } from '../scenarios/index.js';
-import type { FaultKind, Scenario } from '../scenarios/scenario.js';
+import type { FaultKind } from '../scenarios/scenario.js';
 import { createSmartMeter, SAMPLES_PER_DAY } from '../scenarios/smart-meter.js';
 import { developingLeakSource } from '../scenarios/compressed-air.js';
 
@@ -88,22 +87,6 @@ const REPO = join(import.meta.dirname, '..', '..');
 const AIR_FORECASTER = join(REPO, 'models/air-forecaster/1.0.0');
 const MODEL_KEY = join(REPO, 'models/keys/tinyqa-models.pub');
 const RULE_FAULTS: InjectedFault[] = ['missing', 'stuck', 'range', 'spikes'];
-
-/** `samples` samples of a scenario as a replay (all channels), deterministic from the seed. */
-export function scenarioReplay(s: Scenario, samples: number, seed: number, faults: ReadonlySet<FaultKind> = new Set()): Replay {
-  const C = s.channels.length;
-  const src = s.createSource(seed, faults);
-  const one = new Float64Array(C);
-  const values = Array.from({ length: C }, () => new Float64Array(samples));
-  const times = new Float64Array(samples);
-  const periodMs = 1000 / s.rateHz;
-  for (let i = 0; i < samples; i++) {
-    src.next(one);
-    for (let c = 0; c < C; c++) values[c]![i] = Math.fround(one[c]!);
-    times[i] = 1_700_000_000_000 + i * periodMs;
-  }
-  return { hello: { type: 'hello', fw: s.fw, device: s.device, channels: s.channels, rate_hz: s.rateHz, batch: 10, heartbeat_ms: 1000, commands: [], proto_min: 1 } satisfies Hello, times, values, periodMs };
-}
 
 /** Feeds a replay to a pipeline in batches of 10 samples, waiting for the model every `drainEvery` batches. */
 async function feed(p: Pipeline, r: Replay, drainEvery = 0): Promise<void> {

@@ -37,7 +37,7 @@ import { MockTransport } from '../../runtime/transport/mock.js';
 import { BatteryModel, SysfsBatteryWriter } from '../battery.js';
 import { getScenario } from '../scenarios/index.js';
 import { FAULT_KINDS } from '../scenarios/scenario.js';
-import { scenarioReplay } from './adapt.js';
+import { scenarioReplay } from './faults.js';
 
 export interface BudgetReport {
   scenario: string;

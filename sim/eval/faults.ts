@@ -18,6 +18,7 @@ import { createOfflinePipeline } from '../../runtime/root.js';
 import { applyFault, faultEpisodes, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from '../faults.js';
 import { Rng } from '../random.js';
 import { getScenario } from '../scenarios/index.js';
+import type { FaultKind, Scenario } from '../scenarios/scenario.js';
 
 export interface FaultResult {
   fault: InjectedFault;
@@ -53,14 +54,18 @@ export interface Replay {
 
 function cleanReplay(scenarioName: string, seconds: number, seed: number): Replay {
   const s = getScenario(scenarioName);
-  const n = Math.round(seconds * s.rateHz);
+  return scenarioReplay(s, Math.round(seconds * s.rateHz), seed);
+}
+
+/** `samples` samples of a scenario as a replay (all channels), deterministic from the seed. */
+export function scenarioReplay(s: Scenario, samples: number, seed: number, faults: ReadonlySet<FaultKind> = new Set()): Replay {
   const C = s.channels.length;
-  const src = s.createSource(seed, new Set());
+  const src = s.createSource(seed, faults);
   const one = new Float64Array(C);
-  const values = Array.from({ length: C }, () => new Float64Array(n));
-  const times = new Float64Array(n);
+  const values = Array.from({ length: C }, () => new Float64Array(samples));
+  const times = new Float64Array(samples);
   const periodMs = 1000 / s.rateHz;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < samples; i++) {
     src.next(one);
     for (let c = 0; c < C; c++) values[c]![i] = Math.fround(one[c]!);
     times[i] = 1_700_000_000_000 + i * periodMs;
