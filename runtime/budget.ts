@@ -16,7 +16,7 @@
 import type { Clock } from './core/clock.js';
 import type { Logger } from './core/log.js';
 import type { TinyqaConfig } from './config/schema.js';
-import { Governor, type GovernorConfig, type Mode } from './governor/governor.js';
+import { Governor, type GovernorConfig, MODES, type Mode } from './governor/governor.js';
 import { readPowerSupply, readSocTemp } from './governor/power.js';
 import type { BudgetPort } from './pipeline/pipeline.js';
 import { KNOWN_CHILDREN } from './qa/catalog.js';
@@ -128,7 +128,7 @@ export class BudgetControl implements BudgetPort {
       ...(tempC !== undefined ? { tempC } : {}),
     });
     this.counters.budget_cpu_share_permille = Math.round((1000 * cpuS) / wallS);
-    this.counters.budget_mode_index = ['full', 'reduced', 'minimal', 'duty_cycled'].indexOf(r.mode);
+    this.counters.budget_mode_index = MODES.indexOf(r.mode);
     this.onTick?.({
       atMs: now,
       mode: r.mode,

@@ -28,7 +28,7 @@ import type { Verdict } from './qa/types.js';
 import { SerialTransport } from './transport/serial.js';
 import type { Transport } from './transport/transport.js';
 import { VERSION } from './version.js';
-import { type AdaptEvent, createAdapter } from './adapt/adapter.js';
+import { type AdaptEvent, type Adapter, createAdapter } from './adapt/adapter.js';
 import type { AdaptPersistence } from './adapt/persist.js';
 import { BudgetControl, type BudgetTick } from './budget.js';
 import type { StreamProfile } from './qa/profile.js';
@@ -60,7 +60,7 @@ export interface Runtime {
   /** The QA model, when the config names a package (model.package). */
   readonly model: ModelService | undefined;
   /** The adaptation layer, when adapt.enabled. */
-  readonly adapter: import('./adapt/adapter.js').Adapter | undefined;
+  readonly adapter: Adapter | undefined;
   /** The budget governor, when governor.enabled. */
   readonly budget: BudgetControl | undefined;
   /** Connects the publisher (in the background) and opens the transport; rejects if the first open fails. */
@@ -150,8 +150,9 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
       )
     : undefined;
   // Adaptation (DESIGN §7): seeded with the reference envelope of the config, else of the model.
-  const staticProfile = referenceProfile(config).profile;
-  const seedEnvelope = (stream: string): StreamProfile | undefined => (staticProfile ?? model?.referenceProfile)?.streams[stream];
+  // The config's reference profile, read once: the relevance child's, and the adapter's seed.
+  const staticProfile = referenceProfile(config);
+  const seedEnvelope = (stream: string): StreamProfile | undefined => (staticProfile.profile ?? model?.referenceProfile)?.streams[stream];
   const alog = log.child('adapt');
   const adaptAction = (e: AdaptEvent): Action => ({
     v: 1,
@@ -176,7 +177,6 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
     : undefined;
   // Loaded in start(), only when adaptation keeps checkpoints.
   let persistence: AdaptPersistence | undefined;
-  let publishHealthNow: () => void = () => {};
   const budget = config.governor.enabled
     ? new BudgetControl(
         config.governor,
@@ -185,7 +185,7 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
         (mode, reason) => {
           const now = clock.now();
           act({ v: 1, device: config.device, stream: '*', kind: 'budget', event: mode, reason: `budget mode ${mode}: ${reason}`, verdict_seq: pipeline.counters.verdicts, t0: now, t1: now });
-          publishHealthNow();
+          publishHealth();
         },
         parts.onBudgetTick,
       )
@@ -200,7 +200,7 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
       toWallMs: (ms) => link.toWallMs(ms),
       // The integrity children judge the link's own counters (frames, discards, gaps) per window.
       integrity: () => link.counters,
-      ...referenceProfile(config),
+      ...staticProfile,
       anomalyScorer: () => createAnomalyDetector(),
       ...(model ? { model, modelProfile: () => model.referenceProfile } : {}),
       ...(adapter ? { adapt: adapter } : {}),
@@ -210,13 +210,12 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
       publisher.publishVerdict(v);
       onVerdict?.(v);
       for (const a of policy.onVerdict(v)) act(a);
-      // Divert and quarantine keep the window's data in the local store (paper §3.2: offline storage).
+      // Divert and quarantine keep the window's data in the local store (paper §3.2: offline storage);
+      // so does a stream whose retraining was requested (adapt.divert_windows), for off-device retraining.
       const kind = policy.dispositionOf(v.stream);
-      if (store && window && (kind === 'divert' || kind === 'quarantine')) {
-        store.append({ kind, device: v.device, stream: v.stream, verdict_seq: v.seq, t0: v.t0, t1: v.t1, reason: v.failed.join(', '), values: Array.from(window.values, (x) => (Number.isFinite(x) ? x : null)) });
-      } else if (store && window && adapter?.diverting(v.stream)) {
-        // After a retrain request: the stream's windows go to local storage for off-device retraining (paper §3.2).
-        store.append({ kind: 'retrain', device: v.device, stream: v.stream, verdict_seq: v.seq, t0: v.t0, t1: v.t1, reason: v.failed.join(', ') || 'passed', values: Array.from(window.values, (x) => (Number.isFinite(x) ? x : null)) });
+      const keep = kind === 'divert' || kind === 'quarantine' ? kind : adapter?.diverting(v.stream) ? 'retrain' : undefined;
+      if (store && window && keep) {
+        store.append({ kind: keep, device: v.device, stream: v.stream, verdict_seq: v.seq, t0: v.t0, t1: v.t1, reason: v.failed.join(', ') || (keep === 'retrain' ? 'passed' : ''), values: Array.from(window.values, (x) => (Number.isFinite(x) ? x : null)) });
       }
       if (plog.debug) plog.debug(`verdict ${v.seq} ${v.stream}: ${kind}`);
     },
@@ -240,7 +239,6 @@ export function createRuntime(initialConfig: Readonly<TinyqaConfig>, parts: Runt
     return out;
   };
   const publishHealth = () => publisher.publishHealth(health.report(counters(), budget ? { budget_mode: budget.mode } : {}));
-  publishHealthNow = publishHealth;
   runCommand = commandRunner({
     config: () => config,
     setConfig: (c) => (config = c),

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../runtime/config/schema.js';
 import { createLogger } from '../runtime/core/log.js';
-import type { FrameHeader } from '../runtime/framing/frame.js';
+import type { Pipeline } from '../runtime/pipeline/pipeline.js';
 import { MemoryPublisher } from '../runtime/publish/memory.js';
 import { ProfileBuilder } from '../runtime/qa/profile.js';
 import { createRuntime } from '../runtime/root.js';
 import { MockTransport } from '../runtime/transport/mock.js';
 import { BatteryModel, SysfsBatteryWriter } from './battery.js';
-import { type Replay, scenarioReplay } from './eval/faults.js';
+import { feedReplay, type Replay, scenarioReplay } from './eval/faults.js';
 import { createSmartMeter, SAMPLES_PER_DAY } from './scenarios/smart-meter.js';
 
 const dirs: string[] = [];
@@ -25,16 +25,10 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function feed(handle: (h: FrameHeader, m: never) => void, r: Replay, from: number, to: number): void {
-  const h: FrameHeader = { version: 1, incompat_flags: 0, compat_flags: 0, type: 1, seq: 0, time_ms: 0 };
-  handle(h, r.hello as never);
-  const C = r.values.length;
-  const buf = new Float32Array(10 * C);
-  for (let i = from; i + 10 <= to; i += 10) {
-    for (let j = 0; j < 10; j++) for (let c = 0; c < C; c++) buf[j * C + c] = r.values[c]![i + j]!;
-    h.time_ms = r.times[i]!;
-    handle(h, { type: 'samples', channels: C, period_us: Math.round(r.periodMs * 1000), values: buf } as never);
-  }
+/** Samples [from, to) of the replay, after the HELLO a (re)started link would see first. */
+function feed(p: Pipeline, r: Replay, from: number, to: number): void {
+  p.handle({ version: 1, incompat_flags: 0, compat_flags: 0, type: 1, seq: 0, time_ms: 0 }, r.hello);
+  feedReplay(p, r, from, to);
 }
 
 describe('adaptation and the governor in the runtime', () => {
@@ -69,7 +63,7 @@ describe('adaptation and the governor in the runtime', () => {
     const pub1 = new MemoryPublisher();
     const rt1 = createRuntime(config, { transport: new MockTransport(), publisher: pub1, log: createLogger('silent') });
     await rt1.start();
-    feed((h, m) => rt1.pipeline.handle(h, m), replay, 0, split);
+    feed(rt1.pipeline, replay, 0, split);
     await new Promise((r) => setTimeout(r, 50));
     const promoted = pub1.actions.filter((a) => a.kind === 'adapt' && a.event === 'promoted');
     expect(promoted.length).toBeGreaterThan(0);
@@ -90,7 +84,7 @@ describe('adaptation and the governor in the runtime', () => {
     const rt2 = createRuntime(config, { transport: new MockTransport(), publisher: pub2, log: createLogger('silent') });
     await rt2.start();
     expect(rt2.counters()['adapt_checkpoint_generation']).toBeGreaterThan(0);
-    feed((h, m) => rt2.pipeline.handle(h, m), replay, split, split + 60);
+    feed(rt2.pipeline, replay, split, split + 60);
     expect(rt2.adapter!.active('import_kw')!.generation).toBe(generation);
     expect(rt2.adapter!.active('import_kw')!.envelope).toEqual(envelope);
     // The governor's next tick reads the battery: minimal mode, announced and on the health report.
@@ -103,7 +97,7 @@ describe('adaptation and the governor in the runtime', () => {
     // Minimal mode: rules only — the relevance child no longer runs, and nothing is learned.
     const learned = rt2.adapter!.counters.adapt_windows_learned;
     const before = pub2.verdicts.length;
-    feed((h, m) => rt2.pipeline.handle(h, m), replay, split + 60, split + 600);
+    feed(rt2.pipeline, replay, split + 60, split + 600);
     const later = pub2.verdicts.slice(before);
     expect(later.length).toBeGreaterThan(0);
     for (const v of later) expect(Object.keys(v.children)).not.toContain('relevance');

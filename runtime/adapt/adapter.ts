@@ -46,7 +46,7 @@
 
 import type { TinyqaConfig } from '../config/schema.js';
 import { envelopeDistance } from '../qa/dimensions/relevance.js';
-import { summarize } from '../qa/dimensions/util.js';
+import { fmt, summarize } from '../qa/dimensions/util.js';
 import type { AdaptiveHooks } from '../qa/graph.js';
 import { PROFILE_FEATURES, type StreamProfile } from '../qa/profile.js';
 import type { Verdict } from '../qa/types.js';
@@ -423,8 +423,6 @@ export interface AdapterState {
   version: 1;
   streams: Record<string, StreamState>;
 }
-
-const fmt = (x: number) => (Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x));
 
 const isNumArray = (x: unknown, len?: number): x is number[] => Array.isArray(x) && (len === undefined || x.length === len) && x.every((y) => typeof y === 'number' && Number.isFinite(y));
 

@@ -153,6 +153,7 @@ export class Pipeline {
   private hello: Hello | undefined;
   private verdictSeq = 0;
   private warnedNoHello = false;
+  private readonly noAnomaly = new WeakMap<ReadonlySet<string> | StreamJudge, ReadonlySet<string>>();
 
   constructor(
     private readonly o: PipelineOptions,
@@ -340,6 +341,17 @@ export class Pipeline {
     });
   }
 
+  /** `only` (or every child of a judge) less the anomaly child; one set per source, not one per window. */
+  private withoutAnomaly(source: ReadonlySet<string> | StreamJudge): ReadonlySet<string> {
+    let set = this.noAnomaly.get(source);
+    if (!set) {
+      const names = new Set(source instanceof StreamJudge ? source.childNames : source);
+      names.delete('anomaly');
+      this.noAnomaly.set(source, (set = names));
+    }
+    return set;
+  }
+
   /** Resolves once every window waiting for the model has been judged. */
   idle(): Promise<void> {
     return this.tail;
@@ -348,11 +360,7 @@ export class Pipeline {
   private emit(s: Stream, w: Snapshot, model?: WindowInput['model'], withoutAnomaly = false): void {
     const budget = this.o.budget;
     let only = budget?.children();
-    if (withoutAnomaly) {
-      const names = new Set(only ?? s.judge.childNames);
-      names.delete('anomaly');
-      only = names;
-    }
+    if (withoutAnomaly) only = this.withoutAnomaly(only ?? s.judge);
     const started = performance.now();
     const j = s.judge.judge({
       values: w.values,

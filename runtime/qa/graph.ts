@@ -146,6 +146,7 @@ export class StreamJudge {
   private readonly groups: Dimension[][];
   private readonly all: Dimension[];
   private readonly decisions: Record<ParentName, ParentConfig>;
+  private restricted: WeakMap<ReadonlySet<string>, Dimension[][]> | undefined;
 
   constructor(qa: QaConfig, ctx: StreamContext = {}) {
     const dims: Dimension[] = [];
@@ -173,6 +174,14 @@ export class StreamJudge {
     return this.groups.flat().map((c) => c.name);
   }
 
+  /** Each parent's children restricted to `only`, built once per set (the governor's sets live as long as it). */
+  private groupsOf(only: ReadonlySet<string>): Dimension[][] {
+    const cache = (this.restricted ??= new WeakMap());
+    let g = cache.get(only);
+    if (!g) cache.set(only, (g = this.groups.map((group) => group.filter((d) => only.has(d.name)))));
+    return g;
+  }
+
   /**
    * Judges one window. `only`: the children allowed to run (the budget governor's reduced and
    * minimal modes); the others are skipped — absent from the judgement, their state untouched.
@@ -182,9 +191,9 @@ export class StreamJudge {
     const parentScores: Partial<Record<ParentName, { p: number; threshold: number }>> = {};
     const children: Record<string, ChildResult> = {};
     const failed: string[] = [];
+    const groups = only ? this.groupsOf(only) : this.groups;
     for (let g = 0; g < PARENTS.length; g++) {
-      const all = this.groups[g]!;
-      const group = only ? all.filter((d) => only.has(d.name)) : all;
+      const group = groups[g]!;
       if (group.length === 0) continue;
       const parent = PARENTS[g]!;
       const ctx = parent === 'contextual' ? { intrinsic: parents.intrinsic } : {};

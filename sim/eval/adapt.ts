@@ -36,13 +36,12 @@ import { join } from 'node:path';
 import { createAdapter } from '../../runtime/adapt/adapter.js';
 import { validateConfig, type TinyqaConfig } from '../../runtime/config/schema.js';
 import { createLogger } from '../../runtime/core/log.js';
-import type { FrameHeader } from '../../runtime/framing/frame.js';
 import { ModelService } from '../../runtime/inference/model-service.js';
 import type { Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { ProfileBuilder, type ReferenceProfile } from '../../runtime/qa/profile.js';
 import type { Verdict } from '../../runtime/qa/types.js';
 import { createOfflinePipeline } from '../../runtime/root.js';
-import { injectEpisodes, type Replay, scenarioReplay } from './faults.js';
+import { feedReplay, injectEpisodes, type Replay, scenarioReplay } from './faults.js';
 import { MAGNITUDES, type InjectedFault } from '../faults.js';
 import { Rng } from '../random.js';
 import { getScenario } from '../scenarios/index.js';
@@ -88,21 +87,14 @@ const AIR_FORECASTER = join(REPO, 'models/air-forecaster/1.0.0');
 const MODEL_KEY = join(REPO, 'models/keys/tinyqa-models.pub');
 const RULE_FAULTS: InjectedFault[] = ['missing', 'stuck', 'range', 'spikes'];
 
-/** Feeds a replay to a pipeline in batches of 10 samples, waiting for the model every `drainEvery` batches. */
-async function feed(p: Pipeline, r: Replay, drainEvery = 0): Promise<void> {
-  const h: FrameHeader = { version: 1, incompat_flags: 0, compat_flags: 0, type: 1, seq: 0, time_ms: 0 };
-  p.handle(h, r.hello);
-  const C = r.values.length;
-  const batch = 10;
-  const buf = new Float32Array(batch * C);
-  let k = 0;
-  for (let i = 0; i + batch <= r.times.length; i += batch) {
-    for (let j = 0; j < batch; j++) for (let c = 0; c < C; c++) buf[j * C + c] = r.values[c]![i + j]!;
-    h.time_ms = r.times[i]!;
-    p.handle(h, { type: 'samples', channels: C, period_us: Math.round(r.periodMs * 1000), values: buf });
-    if (drainEvery > 0 && ++k % drainEvery === 0) await p.idle();
+/** Feeds a replay to a pipeline (sim/eval/faults.ts), waiting for the model every 200 samples when `drain`. */
+async function feed(p: Pipeline, r: Replay, drain: boolean): Promise<void> {
+  p.handle({ version: 1, incompat_flags: 0, compat_flags: 0, type: 1, seq: 0, time_ms: 0 }, r.hello);
+  const step = drain ? 200 : r.times.length;
+  for (let i = 0; i < r.times.length; i += step) {
+    feedReplay(p, r, i, Math.min(r.times.length, i + step));
+    await p.idle();
   }
-  await p.idle();
 }
 
 interface Outcome {
@@ -144,7 +136,7 @@ async function judge(r: Replay, config: Readonly<TinyqaConfig>, o: { adapt: bool
     ...(adapter ? { adapt: adapter } : {}),
     ...(o.model ? { model: o.model, modelProfile: () => o.model!.referenceProfile } : {}),
   });
-  await feed(p, r, o.model ? 20 : 0);
+  await feed(p, r, o.model !== undefined);
   if (adapter && o.tally) {
     const c = adapter.counters;
     o.tally.promotions += c.adapt_promotions;

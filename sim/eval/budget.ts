@@ -215,8 +215,7 @@ export async function evalBudget(o: {
 
     clearInterval(feeder);
     await runtime.pipeline.idle();
-    const nowMs = runtime.budget!.governor;
-    const modes = Object.fromEntries(Object.entries(nowMs.timeInModeMs(performance.now())).map(([k, v]) => [k, Number((v / 1000).toFixed(1))])) as Record<Mode, number>;
+    const modes = Object.fromEntries(Object.entries(budget.governor.timeInModeMs(performance.now())).map(([k, v]) => [k, Number((v / 1000).toFixed(1))])) as Record<Mode, number>;
     const byPhase: Record<string, Record<Mode, number>> = {};
     for (const t of ticks) {
       const m = (byPhase[t.phase] ??= Object.fromEntries(MODES.map((x) => [x, 0])) as Record<Mode, number>);

@@ -15,6 +15,7 @@ import type { FrameHeader } from '../../runtime/framing/frame.js';
 import type { Hello } from '../../runtime/framing/messages.js';
 import { verdictFails, type Verdict } from '../../runtime/qa/types.js';
 import { createOfflinePipeline } from '../../runtime/root.js';
+import type { Pipeline } from '../../runtime/pipeline/pipeline.js';
 import { applyFault, faultEpisodes, INJECTED_FAULTS, MAGNITUDES, noiseSigma, type InjectedFault } from '../faults.js';
 import { Rng } from '../random.js';
 import { getScenario } from '../scenarios/index.js';
@@ -87,30 +88,39 @@ export function judgeReplay(r: Replay, config: Readonly<TinyqaConfig>): Map<stri
     list.push(structuredClone(v));
     out.set(v.stream, list);
   });
-  const h: FrameHeader = { version: 1, incompat_flags: 0, compat_flags: 0, type: 1, seq: 0, time_ms: 0 };
-  pipeline.handle(h, r.hello);
-  const C = r.values.length;
-  const n = r.times.length;
-  const batch = 10;
-  const buf = new Float32Array(batch * C);
-  for (let i = 0; i + batch <= n; i += batch) {
-    for (let k = 0; k < batch; k++) for (let c = 0; c < C; c++) buf[k * C + c] = r.values[c]![i + k]!;
-    // Jitter moves individual timestamps; SAMPLES carry one start time and a period, so jittered
-    // batches are sent one sample per frame with their own times.
-    const jittered = r.times[i + 1]! - r.times[i]! !== r.periodMs;
-    if (!jittered) {
-      h.time_ms = r.times[i]!;
-      pipeline.handle(h, { type: 'samples', channels: C, period_us: Math.round(r.periodMs * 1000), values: buf });
-    } else {
-      for (let k = 0; k < batch; k++) {
-        h.time_ms = r.times[i + k]!;
-        pipeline.handle(h, { type: 'samples', channels: C, period_us: Math.round(r.periodMs * 1000), values: buf.subarray(k * C, k * C + C) });
-      }
-    }
-  }
+  pipeline.handle(HEADER, r.hello);
+  feedReplay(pipeline, r);
   return out;
 }
 
+/** The frame header the offline feeds hand the pipeline (device times are already wall times). */
+const HEADER: FrameHeader = { version: 1, incompat_flags: 0, compat_flags: 0, type: 1, seq: 0, time_ms: 0 };
+
+/**
+ * Hands samples [from, to) of a replay to a pipeline as the link would, in SAMPLES batches of 10
+ * (`from` a multiple of 10; the caller sends the HELLO first). Jitter moves individual timestamps and
+ * SAMPLES carry one start time and a period, so a jittered batch goes one sample per message.
+ */
+export function feedReplay(pipeline: Pick<Pipeline, 'handle'>, r: Replay, from = 0, to = r.times.length): void {
+  const h = { ...HEADER };
+  const C = r.values.length;
+  const batch = 10;
+  const buf = new Float32Array(batch * C);
+  const periodUs = Math.round(r.periodMs * 1000);
+  for (let i = from; i + batch <= to; i += batch) {
+    for (let k = 0; k < batch; k++) for (let c = 0; c < C; c++) buf[k * C + c] = r.values[c]![i + k]!;
+    const jittered = r.times[i + 1]! - r.times[i]! !== r.periodMs;
+    if (!jittered) {
+      h.time_ms = r.times[i]!;
+      pipeline.handle(h, { type: 'samples', channels: C, period_us: periodUs, values: buf });
+    } else {
+      for (let k = 0; k < batch; k++) {
+        h.time_ms = r.times[i + k]!;
+        pipeline.handle(h, { type: 'samples', channels: C, period_us: periodUs, values: buf.subarray(k * C, k * C + C) });
+      }
+    }
+  }
+}
 
 /**
  * A copy of `base` with `fault` injected at `magnitude` over its episodes (faultEpisodes). `ranges`
